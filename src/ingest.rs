@@ -1,0 +1,1 @@
+//! `refresh(feed)`: the pipeline in order. (skeleton)

@@ -1,0 +1,3 @@
+//! The `feedwatch` binary: parse the command line, call the library, pick the exit code.
+
+fn main() {}
