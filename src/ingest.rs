@@ -1,1 +1,396 @@
-//! `refresh(feed)`: the pipeline in order. (skeleton)
+//! `refresh(feed)`: the pipeline in order, and the feed's health record.
+//!
+//! This is the one place that knows the order of the stages: fetch → decode → parse →
+//! text → identity → watch → store. Each stage hands a typed value to the next and none
+//! of them knows the others. A failure at any stage becomes the feed's health record
+//! ([`RefreshOutcome::Failed`]) and never stops other feeds. The CPU-bound middle runs on
+//! tokio's blocking pool; the single writer ([`StoreWriter`]) owns the database
+//! connection on a thread of its own, so SQLite sees one writer and one IMMEDIATE
+//! transaction per feed refresh. Scheduling and output formatting live elsewhere.
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
+
+use crate::config::FeedSettings;
+use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher};
+use crate::model::{ParsedFeed, Story, Validators};
+use crate::store::{FeedRefresh, RefreshOutcome, RefreshStats, Store, StoreError};
+use crate::watch::Watchlist;
+use crate::{decode, identity, parse, text};
+
+/// Why a fetched body could not become stories.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Fetching failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The document is not a readable feed.
+    #[error("{url}: {source}")]
+    Parse {
+        /// The feed URL.
+        url: String,
+        /// What the parser said.
+        source: parse::ParseError,
+    },
+}
+
+/// What processing one document produced (pure: no I/O).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// The feed as parsed (entries emptied: they became `stories`).
+    pub feed: ParsedFeed,
+    /// Entries ready to store, in document order.
+    pub stories: Vec<Story>,
+    /// Label of the encoding the bytes were read as.
+    pub encoding: &'static str,
+}
+
+/// Runs decode → parse → text → identity → watch on one fetched document.
+pub fn process(
+    bytes: &[u8],
+    charset: Option<&str>,
+    feed: &FeedSettings,
+    feed_url: &str,
+    watchlist: &Watchlist,
+    now: DateTime<Utc>,
+) -> Result<Processed, IngestError> {
+    let decoded = decode::decode(bytes, charset, feed.encoding);
+    let ctx = parse::ParseContext {
+        feed_url,
+        timezone: feed.timezone,
+        now,
+    };
+    let mut parsed = parse::parse(&decoded.text, &ctx).map_err(|source| IngestError::Parse {
+        url: feed_url.to_string(),
+        source,
+    })?;
+    let entries = std::mem::take(&mut parsed.entries);
+    let stories = entries
+        .into_iter()
+        .map(|e| {
+            let title = text::inline_text(&e.title);
+            let body = text::html_to_text(&e.html);
+            let content_hash = identity::content_hash(&title, &body);
+            let matches = watchlist.tag(&title, &body);
+            Story {
+                entry_id: e.entry_id,
+                title,
+                link: e.link,
+                published: e.published,
+                authors: e.authors,
+                categories: e.categories,
+                html: e.html,
+                text: body,
+                content_hash,
+                matches,
+            }
+        })
+        .collect();
+    Ok(Processed {
+        feed: parsed,
+        stories,
+        encoding: decoded.encoding.name(),
+    })
+}
+
+/// The shared parts every refresh needs.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The HTTP client with its limits.
+    pub fetcher: Fetcher,
+    /// The compiled watchlist.
+    pub watchlist: Arc<Watchlist>,
+}
+
+/// One refresh's result: what to store plus what the scheduler may want to know.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// What to write.
+    pub refresh: FeedRefresh,
+    /// Caching hints from the response (Retry-After, max-age, Expires).
+    pub hints: CacheHints,
+    /// RSS `<ttl>` in minutes, when the document had one.
+    pub ttl_minutes: Option<u32>,
+    /// Wall time of fetch + processing.
+    pub elapsed_ms: u64,
+}
+
+/// Fetches and processes one feed. Never fails: a failure is the outcome.
+pub async fn refresh(
+    pipeline: &Pipeline,
+    feed: &FeedSettings,
+    validators: &Validators,
+    now: DateTime<Utc>,
+) -> Refreshed {
+    let started = Instant::now();
+    let url = feed.source.to_string();
+    let mut ttl_minutes = None;
+    let (outcome, hints) = match pipeline.fetcher.fetch(&feed.source, validators).await {
+        Ok(Fetched::NotModified { hints }) => (RefreshOutcome::NotModified { status: 304 }, hints),
+        Ok(Fetched::Body(body)) => {
+            let feed_owned = feed.clone();
+            let watchlist = Arc::clone(&pipeline.watchlist);
+            let status = body.status;
+            let final_url = body.final_url.clone();
+            let new_validators = body.validators.clone();
+            let hints = body.hints.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                process(
+                    &body.bytes,
+                    body.charset.as_deref(),
+                    &feed_owned,
+                    &body.final_url,
+                    &watchlist,
+                    now,
+                )
+            })
+            .await;
+            let outcome = match work {
+                Ok(Ok(p)) => {
+                    ttl_minutes = p.feed.ttl_minutes;
+                    RefreshOutcome::Stored {
+                        status,
+                        final_url,
+                        validators: new_validators,
+                        stories: p.stories,
+                    }
+                }
+                Ok(Err(e)) => RefreshOutcome::Failed {
+                    status: Some(status),
+                    error: e.to_string(),
+                },
+                Err(join) => RefreshOutcome::Failed {
+                    status: Some(status),
+                    error: format!("{url}: processing failed: {join}"),
+                },
+            };
+            (outcome, hints)
+        }
+        Err(e) => {
+            let hints = match &e {
+                FetchError::Status { hints, .. } => hints.clone(),
+                _ => CacheHints::default(),
+            };
+            (
+                RefreshOutcome::Failed {
+                    status: e.status(),
+                    error: e.to_string(),
+                },
+                hints,
+            )
+        }
+    };
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &outcome {
+        RefreshOutcome::Failed { status, error } => {
+            tracing::warn!(feed = %feed.name, url = %url, status = ?status, error = %error, elapsed_ms, "feed failed");
+        }
+        RefreshOutcome::NotModified { .. } => {
+            tracing::debug!(feed = %feed.name, url = %url, status = 304, elapsed_ms, "not modified");
+        }
+        RefreshOutcome::Stored {
+            status, stories, ..
+        } => {
+            tracing::debug!(feed = %feed.name, url = %url, status, entries = stories.len(), elapsed_ms, "fetched");
+        }
+    }
+    Refreshed {
+        refresh: FeedRefresh {
+            feed: feed.name.clone(),
+            fetched_at: now,
+            outcome,
+            next_poll: None,
+        },
+        hints,
+        ttl_minutes,
+        elapsed_ms,
+    }
+}
+
+/// Why a refresh could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The database refused it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The writer thread is gone (shutting down, or it panicked).
+    #[error("the database writer stopped before storing feed {feed:?}")]
+    WriterGone {
+        /// The feed whose refresh was lost.
+        feed: String,
+    },
+}
+
+type WriteJob = (
+    FeedRefresh,
+    oneshot::Sender<Result<RefreshStats, StoreError>>,
+);
+
+/// The single database writer: a thread that owns the read-write connection and applies
+/// one refresh at a time, each in its own transaction.
+#[derive(Debug, Clone)]
+pub struct StoreWriter {
+    tx: std_mpsc::Sender<WriteJob>,
+}
+
+impl StoreWriter {
+    /// Moves the store onto a writer thread. The thread ends when every clone of the
+    /// writer is dropped; join the handle to be sure the last commit happened.
+    pub fn spawn(
+        mut store: Store,
+    ) -> std::io::Result<(StoreWriter, std::thread::JoinHandle<Store>)> {
+        let (tx, rx) = std_mpsc::channel::<WriteJob>();
+        let handle = std::thread::Builder::new()
+            .name("feedwatch-writer".into())
+            .spawn(move || {
+                for (refresh, reply) in rx {
+                    let result = store.apply_refresh(&refresh);
+                    // The caller may have gone away (shutdown); the write still happened.
+                    let _ = reply.send(result);
+                }
+                store
+            })?;
+        Ok((StoreWriter { tx }, handle))
+    }
+
+    /// Writes one refresh and waits for its commit.
+    pub async fn apply(&self, refresh: FeedRefresh) -> Result<RefreshStats, WriteError> {
+        let (reply, wait) = oneshot::channel();
+        let feed = refresh.feed.clone();
+        self.tx
+            .send((refresh, reply))
+            .map_err(|_| WriteError::WriterGone { feed: feed.clone() })?;
+        Ok(wait.await.map_err(|_| WriteError::WriterGone { feed })??)
+    }
+}
+
+/// How one feed's refresh ended, for reporting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedReport {
+    /// Feed name.
+    pub feed: String,
+    /// `ok`, `not modified` or `failed`.
+    pub kind: ReportKind,
+    /// HTTP status, if any.
+    pub status: Option<u16>,
+    /// Counts written.
+    pub stats: RefreshStats,
+    /// The error, for failures.
+    pub error: Option<String>,
+    /// Wall time of fetch + processing.
+    pub elapsed_ms: u64,
+}
+
+/// The three ways a refresh ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// Fetched and stored.
+    Ok,
+    /// 304.
+    NotModified,
+    /// Fetch, parse or store failed.
+    Failed,
+}
+
+/// Totals of one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollSummary {
+    /// Feeds refreshed.
+    pub feeds: u64,
+    /// Feeds fetched and stored.
+    pub ok: u64,
+    /// Feeds answering 304.
+    pub not_modified: u64,
+    /// Feeds that failed.
+    pub failed: u64,
+    /// Entries seen.
+    pub entries: u64,
+    /// New items.
+    pub new_items: u64,
+    /// Items updated in place.
+    pub updated_items: u64,
+    /// Existing items that gained a source.
+    pub new_sources: u64,
+}
+
+impl PollSummary {
+    fn add(&mut self, r: &FeedReport) {
+        self.feeds += 1;
+        match r.kind {
+            ReportKind::Ok => self.ok += 1,
+            ReportKind::NotModified => self.not_modified += 1,
+            ReportKind::Failed => self.failed += 1,
+        }
+        self.entries += r.stats.entries;
+        self.new_items += r.stats.new_items;
+        self.updated_items += r.stats.updated_items;
+        self.new_sources += r.stats.new_sources;
+    }
+}
+
+/// Refreshes and stores one feed, turning a storage failure into a failed report.
+pub async fn refresh_and_store(
+    pipeline: &Pipeline,
+    writer: &StoreWriter,
+    feed: &FeedSettings,
+    validators: &Validators,
+    now: DateTime<Utc>,
+) -> (FeedReport, Refreshed) {
+    let refreshed = refresh(pipeline, feed, validators, now).await;
+    let (kind, status, mut error) = match &refreshed.refresh.outcome {
+        RefreshOutcome::Stored { status, .. } => (ReportKind::Ok, Some(*status), None),
+        RefreshOutcome::NotModified { status } => (ReportKind::NotModified, Some(*status), None),
+        RefreshOutcome::Failed { status, error } => {
+            (ReportKind::Failed, *status, Some(error.clone()))
+        }
+    };
+    let mut kind = kind;
+    let stats = match writer.apply(refreshed.refresh.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(feed = %feed.name, error = %e, "storing failed");
+            kind = ReportKind::Failed;
+            error = Some(format!("feed {:?}: {e}", feed.name));
+            RefreshStats::default()
+        }
+    };
+    let report = FeedReport {
+        feed: feed.name.clone(),
+        kind,
+        status,
+        stats,
+        error,
+        elapsed_ms: refreshed.elapsed_ms,
+    };
+    (report, refreshed)
+}
+
+/// One pass over `feeds`: each is refreshed (at most `concurrency` at once) and stored;
+/// `on_feed` sees every feed's report as it finishes.
+pub async fn poll_once(
+    pipeline: &Pipeline,
+    writer: &StoreWriter,
+    feeds: &[(FeedSettings, Validators)],
+    concurrency: usize,
+    now: DateTime<Utc>,
+    mut on_feed: impl FnMut(&FeedReport),
+) -> PollSummary {
+    let mut summary = PollSummary::default();
+    let mut results = futures_util::stream::iter(feeds.iter())
+        .map(|(feed, validators)| async move {
+            refresh_and_store(pipeline, writer, feed, validators, now)
+                .await
+                .0
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(report) = results.next().await {
+        summary.add(&report);
+        on_feed(&report);
+    }
+    summary
+}

@@ -31,6 +31,7 @@
 //! | [`identity`] | content hashes |
 //! | [`watch`] | the compiled watchlist: topics → tags with explanations |
 //! | [`store`] | the only SQL: open, migrate, write refreshes, read-only queries |
+//! | [`schedule`] | cron schedules read the crontab way |
 //! | [`ingest`] | `refresh(feed)`: the pipeline in order, and the feed's health record |
 //! | [`cli`] | command-line definitions and output formatting |
 //! | [`telemetry`] | tracing setup |
@@ -43,6 +44,7 @@ pub mod identity;
 pub mod ingest;
 pub mod model;
 pub mod parse;
+pub mod schedule;
 pub mod store;
 pub mod telemetry;
 pub mod text;

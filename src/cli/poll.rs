@@ -1,0 +1,149 @@
+//! `poll`: one pass over all (or the named) feeds, with a result line per feed.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use super::{Cli, UsageError, load_settings, runtime};
+use crate::fetch::Fetcher;
+use crate::ingest::{self, FeedReport, Pipeline, ReportKind, StoreWriter};
+use crate::store::{FeedRef, Store};
+use crate::watch::Watchlist;
+
+/// Runs `poll`.
+pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
+    let settings = load_settings(cli)?;
+    for name in only {
+        if !settings.feeds.iter().any(|f| &f.name == name) {
+            return Err(UsageError(format!("--feed {name:?}: no such feed in the config")).into());
+        }
+    }
+    let feeds: Vec<_> = settings
+        .feeds
+        .iter()
+        .filter(|f| only.is_empty() || only.contains(&f.name))
+        .cloned()
+        .collect();
+    let watchlist = Arc::new(Watchlist::new(&settings.topics)?);
+    let mut store = Store::open(&settings.database)?;
+    let urls: Vec<String> = settings
+        .feeds
+        .iter()
+        .map(|f| f.source.to_string())
+        .collect();
+    let refs: Vec<FeedRef<'_>> = settings
+        .feeds
+        .iter()
+        .zip(&urls)
+        .map(|(f, url)| FeedRef { name: &f.name, url })
+        .collect();
+    store.sync_feeds(&refs)?;
+    let mut jobs = Vec::with_capacity(feeds.len());
+    for f in feeds {
+        let v = store.validators(&f.name)?;
+        jobs.push((f, v));
+    }
+
+    let rt = runtime()?;
+    let fetcher = Fetcher::new(&settings.poll).context("cannot build the HTTP client")?;
+    let pipeline = Pipeline { fetcher, watchlist };
+    let (writer, handle) = StoreWriter::spawn(store).context("cannot start the database writer")?;
+
+    let bar = progress_bar(jobs.len() as u64);
+    let stdout = std::io::stdout();
+    let summary = rt.block_on(ingest::poll_once(
+        &pipeline,
+        &writer,
+        &jobs,
+        settings.poll.concurrency,
+        Utc::now(),
+        |report| {
+            let line = report_line(report);
+            match &bar {
+                Some(b) => {
+                    b.inc(1);
+                    b.suspend(|| {
+                        let _ = writeln!(stdout.lock(), "{line}");
+                    });
+                }
+                None => {
+                    // A closed stdout must not stop the pass: results are in the database.
+                    let _ = writeln!(stdout.lock(), "{line}");
+                }
+            }
+        },
+    ));
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    drop(writer);
+    drop(pipeline);
+    handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the database writer failed"))?;
+
+    let mut out = stdout.lock();
+    let _ = writeln!(
+        out,
+        "polled {} feeds: {} fetched, {} not modified, {} failed; {} entries, {} new items, {} updated, {} new sources",
+        summary.feeds,
+        summary.ok,
+        summary.not_modified,
+        summary.failed,
+        summary.entries,
+        summary.new_items,
+        summary.updated_items,
+        summary.new_sources
+    );
+    if summary.failed > 0 {
+        let _ = writeln!(
+            out,
+            "{} feeds failed: see `feedwatch feeds` for their errors",
+            summary.failed
+        );
+    }
+    Ok(())
+}
+
+fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    if len < 20 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} feeds {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// One line per feed: outcome, name, counts or error.
+pub fn report_line(r: &FeedReport) -> String {
+    let status = r
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "-".into());
+    match r.kind {
+        ReportKind::Ok => format!(
+            "ok      {}  {} entries, {} new, {} updated, {} new sources ({status}, {} ms)",
+            r.feed,
+            r.stats.entries,
+            r.stats.new_items,
+            r.stats.updated_items,
+            r.stats.new_sources,
+            r.elapsed_ms
+        ),
+        ReportKind::NotModified => format!(
+            "same    {}  not modified ({status}, {} ms)",
+            r.feed, r.elapsed_ms
+        ),
+        ReportKind::Failed => format!(
+            "FAILED  {}  {}",
+            r.feed,
+            r.error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+}
