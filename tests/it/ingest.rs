@@ -1,13 +1,10 @@
-//! End-to-end tests: the real binary, a real SQLite file, feeds served over HTTP on
-//! 127.0.0.1.
-
-mod util;
+//! Ingest end to end: poll, items, feeds, check and config through the real binary.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use util::{Env, Route, Server, feed_toml, fixture, titles};
+use crate::util::{Env, Route, Server, feed_toml, fixture, titles};
 
 fn good_server() -> Server {
     let s = Server::start();
@@ -260,7 +257,7 @@ fn check_shows_what_would_be_stored_and_writes_nothing() {
     let items: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(items.as_array().unwrap().len(), 3);
     assert_eq!(items[0]["title"], "美俄关系出现新变化");
-    let table = env.ok(&["check", &util::fixtures().join("gbk-declared.rss").display().to_string()]);
+    let table = env.ok(&["check", &crate::util::fixtures().join("gbk-declared.rss").display().to_string()]);
     assert!(table.contains("普京会见来访代表团"), "{table}");
     assert!(table.contains("gb18030") || table.contains("GB18030") || table.contains("GBK"), "{table}");
     assert!(!env.db().exists(), "check must not create a database");
