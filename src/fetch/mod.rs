@@ -248,13 +248,7 @@ impl Fetcher {
         let _global = self.limits.global.acquire().await.ok();
         let started = Instant::now();
         let result = file::fetch_file(path, validators, self.max_body).await;
-        debug!(
-            url = %path.display(),
-            status = status_of(&result),
-            elapsed_ms = elapsed_ms(started),
-            bytes = bytes_of(&result),
-            "fetched file"
-        );
+        log_outcome(&path.display(), started, &result);
         result
     }
 
@@ -268,13 +262,7 @@ impl Fetcher {
 
         let started = Instant::now();
         let result = self.request(url, validators).await;
-        debug!(
-            url = %url,
-            status = status_of(&result),
-            elapsed_ms = elapsed_ms(started),
-            bytes = bytes_of(&result),
-            "fetched"
-        );
+        log_outcome(url, started, &result);
         result
     }
 
@@ -399,22 +387,32 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-fn elapsed_ms(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The status for the log line: 0 when no response arrived.
-fn status_of(result: &Result<Fetched, FetchError>) -> u16 {
+/// One debug event per fetch. The feed name is not known here: the caller's span adds it.
+/// A failure is logged at debug only, because the caller decides how loud it is (a feed
+/// failing is a warning in its health record, a 304 is routine).
+fn log_outcome(
+    url: &dyn std::fmt::Display,
+    started: Instant,
+    result: &Result<Fetched, FetchError>,
+) {
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
-        Ok(Fetched::Body(body)) => body.status,
-        Ok(Fetched::NotModified { .. }) => 304,
-        Err(error) => error.status().unwrap_or(0),
-    }
-}
-
-fn bytes_of(result: &Result<Fetched, FetchError>) -> usize {
-    match result {
-        Ok(Fetched::Body(body)) => body.bytes.len(),
-        _ => 0,
+        Ok(Fetched::Body(body)) => debug!(
+            url = %url,
+            status = body.status,
+            elapsed_ms,
+            bytes = body.bytes.len(),
+            "fetched"
+        ),
+        Ok(Fetched::NotModified { .. }) => {
+            debug!(url = %url, status = 304, elapsed_ms, "not modified");
+        }
+        Err(error) => debug!(
+            url = %url,
+            status = error.status(),
+            elapsed_ms,
+            error = %error,
+            "fetch failed"
+        ),
     }
 }

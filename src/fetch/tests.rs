@@ -31,6 +31,7 @@ const FEED: &str =
 #[derive(Default)]
 struct Seen {
     if_none_match: Mutex<Vec<Option<String>>>,
+    if_modified_since: Mutex<Vec<Option<String>>>,
     user_agents: Mutex<Vec<String>>,
     active: AtomicUsize,
     peak: AtomicUsize,
@@ -89,6 +90,10 @@ async fn feed(State(seen): State<Arc<Seen>>, headers: AxumHeaders) -> Response {
     };
     let inm = text(h::IF_NONE_MATCH);
     seen.if_none_match.lock().unwrap().push(inm.clone());
+    seen.if_modified_since
+        .lock()
+        .unwrap()
+        .push(text(h::IF_MODIFIED_SINCE));
     seen.user_agents
         .lock()
         .unwrap()
@@ -271,6 +276,10 @@ async fn conditional_get_returns_validators_then_not_modified() {
     assert_eq!(
         *server.seen.if_none_match.lock().unwrap(),
         vec![None, Some(ETAG.to_string())]
+    );
+    assert_eq!(
+        *server.seen.if_modified_since.lock().unwrap(),
+        vec![None, Some(LAST_MODIFIED.to_string())]
     );
     let agents = server.seen.user_agents.lock().unwrap();
     assert!(
