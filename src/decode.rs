@@ -182,7 +182,10 @@ struct XmlDecl {
 
 fn find_xml_decl(doc: &[u8]) -> Option<XmlDecl> {
     let rest = doc.strip_prefix(b"<?xml")?;
-    if !rest.first().is_some_and(|b| b.is_ascii_whitespace() || *b == b'?') {
+    if !rest
+        .first()
+        .is_some_and(|b| b.is_ascii_whitespace() || *b == b'?')
+    {
         return None;
     }
     let window = &doc[..doc.len().min(MAX_DECL_LEN)];
@@ -504,7 +507,10 @@ mod tests {
     #[test]
     fn precedence_table() {
         let utf8_doc = rss(r#"<?xml version="1.0" encoding="UTF-8"?>"#, GBK_TITLE);
-        let gbk_doc = gbk(&rss(r#"<?xml version="1.0" encoding="gb2312"?>"#, GBK_TITLE));
+        let gbk_doc = gbk(&rss(
+            r#"<?xml version="1.0" encoding="gb2312"?>"#,
+            GBK_TITLE,
+        ));
         let gbk_undeclared = gbk(&rss(r#"<?xml version="1.0"?>"#, GBK_TITLE));
         let mut bom_doc = vec![0xEF, 0xBB, 0xBF];
         bom_doc.extend_from_slice(rss(r#"<?xml version="1.0"?>"#, GBK_TITLE).as_bytes());
@@ -526,7 +532,10 @@ mod tests {
         let cases = [
             Case {
                 name: "override beats a wrong declaration",
-                bytes: gbk(&rss(r#"<?xml version="1.0" encoding="iso-8859-1"?>"#, GBK_TITLE)),
+                bytes: gbk(&rss(
+                    r#"<?xml version="1.0" encoding="iso-8859-1"?>"#,
+                    GBK_TITLE,
+                )),
                 http: Some("utf-8"),
                 forced: encoding_for_label("gbk"),
                 encoding: GB18030,
@@ -634,7 +643,9 @@ mod tests {
             assert!(got.text.starts_with('<'), "{}: {:?}", case.name, got.text);
             let head = &got.text[..got.text.find('>').unwrap_or(0)];
             assert!(
-                !head.contains("encoding") || head.contains("encoding=\"UTF-8\"") || head.contains("encoding=\"utf-8\""),
+                !head.contains("encoding")
+                    || head.contains("encoding=\"UTF-8\"")
+                    || head.contains("encoding=\"utf-8\""),
                 "{}: declaration not rewritten: {head}",
                 case.name
             );
@@ -679,7 +690,9 @@ mod tests {
     fn big5_with_one_bad_pair_stays_big5() {
         // GB18030 would read these bytes "cleanly" as mojibake; one damaged pair must not
         // flip a whole Big5 feed.
-        let mut doc = big5("<?xml version=\"1.0\" encoding=\"big5\"?><rss><title>這是臺灣的新聞，我們在這裡說明");
+        let mut doc = big5(
+            "<?xml version=\"1.0\" encoding=\"big5\"?><rss><title>這是臺灣的新聞，我們在這裡說明",
+        );
         doc.extend_from_slice(&[0xA1, 0x80]);
         doc.extend_from_slice(&big5("。</title></rss>"));
         assert!(
@@ -754,7 +767,169 @@ mod tests {
             let _ = decode(input, Some("\u{0}"), None);
             let _ = decode(input, None, Some(UTF_16BE));
         }
-        let utf16_label = decode(b"<?xml version=\"1.0\" encoding=\"utf-16\"?><a/>", None, None);
+        let utf16_label = decode(
+            b"<?xml version=\"1.0\" encoding=\"utf-16\"?><a/>",
+            None,
+            None,
+        );
         assert_eq!(utf16_label.encoding, UTF_8);
+    }
+
+    /// Real feeds saved under the shared samples folder: every one must decode without a
+    /// replacement character and parse into titled entries. Each row names a title that
+    /// is in the file, so a wrong encoding (mojibake) cannot pass.
+    #[test]
+    fn shared_sample_feeds() {
+        use std::collections::HashSet;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/feeds");
+        if !root.is_dir() {
+            println!("skipped: ../shared not found");
+            return;
+        }
+        let expected: [(&str, &'static Encoding, usize, &str); 11] = [
+            (
+                "mislabelled/254.blog.westca.com.xml",
+                GB18030,
+                4,
+                "不归移民漫画系列：专业工作",
+            ),
+            (
+                "mislabelled/blog.online-edu.org.xml",
+                GB18030,
+                15,
+                "卖给公司的万金油",
+            ),
+            (
+                "mislabelled/home.donews.com.xml",
+                GB18030,
+                20,
+                "经济观察报：闪联，从松散组织变成公司",
+            ),
+            (
+                "mislabelled/kelet.512j.com.xml",
+                GB18030,
+                7,
+                "【译】常见CSS和HTML的代码问题(二)",
+            ),
+            (
+                "mislabelled/tw.blog.xubg.com.xml",
+                BIG5,
+                10,
+                "雙CPU伺服器，安裝RAID 5",
+            ),
+            (
+                "mislabelled/www2.tianyablog.com.xml",
+                GB18030,
+                20,
+                "谁来关注普通人“说真话”的权益",
+            ),
+            (
+                "utf8-modern/atom_ruanyifeng.xml",
+                UTF_8,
+                3,
+                "终于有人做了 Subagent，TRAE 国内版 SOLO 模式来了",
+            ),
+            (
+                "utf8-modern/atom_v2ex.xml",
+                UTF_8,
+                50,
+                "[成都] 成都的人都是铁肺吗？",
+            ),
+            (
+                "utf8-modern/podcast_ld.xml",
+                UTF_8,
+                190,
+                "炒币大赛，阿里赢麻了，OpenAI亏惨了，但赢的真是AI吗？",
+            ),
+            (
+                "utf8-modern/rss_meituan.xml",
+                UTF_8,
+                10,
+                "美团 LongCat 团队发布全模态一站式评测基准 UNO-Bench",
+            ),
+            (
+                "utf8-modern/rss_ruanyifeng.xml",
+                UTF_8,
+                6,
+                "科技爱好者周刊（第 375 期）：一扇门的 Bug",
+            ),
+        ];
+        let ctx = crate::parse::ParseContext {
+            feed_url: "https://samples.example/feed.xml",
+            timezone: None,
+            now: chrono::Utc::now(),
+        };
+        let mut seen = 0;
+        for folder in ["mislabelled", "utf8-modern"] {
+            let mut paths: Vec<_> = std::fs::read_dir(root.join(folder))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            paths.sort();
+            for path in paths {
+                let name = format!("{folder}/{}", path.file_name().unwrap().to_string_lossy());
+                let Some((_, encoding, count, title)) = expected.iter().find(|row| row.0 == name)
+                else {
+                    panic!("{name}: new sample without an expectation row");
+                };
+                seen += 1;
+                let decoded = decode(&std::fs::read(&path).unwrap(), None, None);
+                assert_eq!(decoded.encoding, *encoding, "{name}");
+                assert!(!decoded.had_errors, "{name}");
+                assert!(!decoded.text.contains('\u{fffd}'), "{name}");
+                let feed = crate::parse::parse(&decoded.text, &ctx)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(feed.entries.len(), *count, "{name}");
+                assert!(
+                    feed.entries.iter().all(|e| !e.title.trim().is_empty()),
+                    "{name}: an entry without a title"
+                );
+                let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+                assert!(
+                    feed.entries
+                        .iter()
+                        .filter(|e| e.title.chars().any(is_cjk))
+                        .count()
+                        * 2
+                        >= feed.entries.len(),
+                    "{name}: most titles should be Chinese"
+                );
+                assert!(
+                    feed.entries.iter().any(|e| e.title == *title),
+                    "{name}: no entry titled {title:?}"
+                );
+                let ids: HashSet<_> = feed.entries.iter().map(|e| &e.entry_id).collect();
+                assert_eq!(ids.len(), feed.entries.len(), "{name}: entry ids collide");
+            }
+        }
+        assert_eq!(
+            seen,
+            expected.len(),
+            "a sample named in the table is missing"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn arbitrary_bytes_decode_to_valid_text(
+            prefix in proptest::sample::select(vec![&b""[..], b"\xEF\xBB\xBF", b"\xFF\xFE", b" \n<?xml version=\"1.0\" encoding=\"gbk\"?>"]),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let mut bytes = prefix.to_vec();
+            bytes.extend_from_slice(&body);
+            let decoded = decode(&bytes, Some("big5"), None);
+            let head = decoded.text.chars().next();
+            let trimmed = !head.is_some_and(|c| c.is_ascii_whitespace() || c == '\u{feff}');
+            proptest::prop_assert!(trimmed, "leading whitespace or BOM kept");
+            // U+FFFD may only appear when reported, or when the input spelled it out.
+            let spelled = |seq: &[u8]| bytes.windows(seq.len()).any(|w| w == seq);
+            if decoded.text.contains('\u{fffd}') {
+                proptest::prop_assert!(
+                    decoded.had_errors || spelled(b"\xEF\xBF\xBD") || spelled(b"\x84\x31\xA4\x37")
+                );
+            }
+        }
     }
 }

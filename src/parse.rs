@@ -145,7 +145,12 @@ fn convert_entry(
         .content
         .and_then(|c| c.body)
         .filter(|body| !body.trim().is_empty())
-        .or_else(|| entry.summary.map(|s| s.content).filter(|s| !s.trim().is_empty()))
+        .or_else(|| {
+            entry
+                .summary
+                .map(|s| s.content)
+                .filter(|s| !s.trim().is_empty())
+        })
         .or_else(|| {
             // Podcast and video feeds often carry their only text in media:description.
             entry
@@ -160,8 +165,7 @@ fn convert_entry(
     let entry_id = if !guid.is_empty() {
         guid.to_owned()
     } else if let Some(link) = &link {
-        let canonical = link.split('#').next().unwrap_or(link).trim();
-        format!("link:{}", short_hash(&[canonical.as_bytes()]))
+        format!("link:{}", short_hash(&[canonical_link(link).as_bytes()]))
     } else {
         format!(
             "text:{}",
@@ -211,7 +215,11 @@ fn pick_link(links: &[Link]) -> Option<&str> {
     links
         .iter()
         .filter(usable)
-        .find(|l| l.rel.as_deref().is_none_or(|rel| rel.eq_ignore_ascii_case("alternate")))
+        .find(|l| {
+            l.rel
+                .as_deref()
+                .is_none_or(|rel| rel.eq_ignore_ascii_case("alternate"))
+        })
         .or_else(|| {
             links.iter().filter(usable).find(|l| {
                 !l.rel.as_deref().is_some_and(|rel| {
@@ -238,6 +246,32 @@ fn absolute(href: &str, base: Option<&Url>) -> String {
             .unwrap_or_else(|_| href.to_owned()),
         _ => href.to_owned(),
     }
+}
+
+/// The link as an identity key: trimmed, with a fragment dropped when it only points
+/// into the page (`#comments`, `#more-12`, tracking tags). Other fragments stay: old
+/// blogs list every post as `/blog/#005788` on one page, and dropping those would give
+/// all their entries one id.
+fn canonical_link(link: &str) -> &str {
+    let link = link.trim();
+    let Some((page, fragment)) = link.split_once('#') else {
+        return link;
+    };
+    let lower = fragment.to_ascii_lowercase();
+    let decorative = lower.is_empty()
+        || [
+            "comments",
+            "respond",
+            "more",
+            "disqus_thread",
+            "comment",
+            "reply",
+        ]
+        .contains(&lower.as_str())
+        || ["more-", "comment-", "utm_", "xtor=", "at_", "ref="]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix));
+    if decorative { page } else { link }
 }
 
 /// blake3 of the parts, the first 16 bytes in hex: collision-free for any real feed.
@@ -409,7 +443,7 @@ fn is_reference(after: &[u8]) -> bool {
 
 /// XML 1.0 `Char` production; quick-xml refuses references to anything else.
 fn is_xml_char(code: u32) -> bool {
-    matches!(code, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FF_FF)
+    matches!(code, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF)
 }
 
 /// How to read dates that carry no usable offset.
@@ -747,6 +781,252 @@ mod tests {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()
     }
 
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/parse")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn ctx(feed_url: &str) -> ParseContext<'_> {
+        ParseContext {
+            feed_url,
+            timezone: None,
+            now: utc("2025-07-01T00:00:00Z"),
+        }
+    }
+
+    fn parse_fixture(name: &str, feed_url: &str) -> ParsedFeed {
+        parse(&fixture(name), &ctx(feed_url)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn rss2_channel_and_entries() {
+        let feed = parse_fixture("rss2.xml", "https://news.example.cn/rss.xml");
+        assert_eq!(feed.title.as_deref(), Some("国际新闻 - 示例频道"));
+        assert_eq!(feed.link.as_deref(), Some("https://news.example.cn/world/"));
+        assert_eq!(feed.language.as_deref(), Some("zh-cn"));
+        assert_eq!(feed.ttl_minutes, Some(30));
+        assert_eq!(feed.entries.len(), 3);
+
+        let first = &feed.entries[0];
+        assert_eq!(first.entry_id, "news-2025-0610-001");
+        assert_eq!(first.title, "美俄关系出现新变化");
+        assert_eq!(first.authors, ["新华社记者 张三"]);
+        assert_eq!(first.categories, ["国际", "外交"]);
+        // content:encoded wins over the description summary, markup kept raw.
+        assert!(
+            first.html.starts_with("<p>全文：美俄两国外长<b>通话</b>"),
+            "{}",
+            first.html
+        );
+        assert!(first.html.contains("<script>"));
+        // CST in a zh-CN feed is China Standard Time.
+        assert_eq!(first.published, Some(utc("2025-06-10T04:00:00Z")));
+    }
+
+    #[test]
+    fn rss2_relative_link_and_derived_ids() {
+        let feed = parse_fixture("rss2.xml", "https://news.example.cn/rss.xml");
+        let second = &feed.entries[1];
+        assert_eq!(
+            second.link.as_deref(),
+            Some("https://news.example.cn/world/2025/06/10/2.html#comments")
+        );
+        // Link-derived id ignores a decorative fragment.
+        let canonical = "https://news.example.cn/world/2025/06/10/2.html";
+        assert_eq!(
+            second.entry_id,
+            format!("link:{}", short_hash(&[canonical.as_bytes()]))
+        );
+        assert_eq!(second.html, "<p>会晤地点尚未公布。</p>");
+        // Offset-less date, no configured zone: UTC.
+        assert_eq!(second.published, Some(utc("2025-06-10T08:30:00Z")));
+
+        let third = &feed.entries[2];
+        assert!(third.link.is_none());
+        assert!(third.entry_id.starts_with("text:"), "{}", third.entry_id);
+        assert_ne!(third.entry_id, second.entry_id);
+    }
+
+    #[test]
+    fn ids_are_stable_across_polls() {
+        let a = parse_fixture("rss2.xml", "https://news.example.cn/rss.xml");
+        let b = parse_fixture("rss2.xml", "https://news.example.cn/rss.xml");
+        let ids = |f: &ParsedFeed| {
+            f.entries
+                .iter()
+                .map(|e| e.entry_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn offset_less_dates_use_the_feed_zone() {
+        let mut context = ctx("https://news.example.cn/rss.xml");
+        context.timezone = Some(Tz::Asia__Shanghai);
+        let feed = parse(&fixture("rss2.xml"), &context).unwrap();
+        assert_eq!(feed.entries[1].published, Some(utc("2025-06-10T00:30:00Z")));
+    }
+
+    #[test]
+    fn cst_depends_on_language_and_zone() {
+        let feed = parse_fixture("rss2-cst-en.xml", "https://midwest.example.com/rss");
+        assert_eq!(feed.language.as_deref(), Some("en-us"));
+        assert_eq!(feed.entries[0].published, Some(utc("2025-06-10T18:00:00Z")));
+
+        let mut context = ctx("https://midwest.example.com/rss");
+        context.timezone = Some(Tz::Asia__Taipei);
+        let feed = parse(&fixture("rss2-cst-en.xml"), &context).unwrap();
+        assert_eq!(feed.entries[0].published, Some(utc("2025-06-10T04:00:00Z")));
+    }
+
+    #[test]
+    fn rss1_rdf() {
+        let feed = parse_fixture("rss1.rdf", "https://blog.example.tw/index.rdf");
+        assert_eq!(feed.title.as_deref(), Some("臺灣部落格"));
+        assert_eq!(feed.language.as_deref(), Some("zh-tw"));
+        let entry = &feed.entries[0];
+        assert_eq!(entry.title, "美俄關係的新發展");
+        assert_eq!(
+            entry.link.as_deref(),
+            Some("https://blog.example.tw/posts/1")
+        );
+        assert_eq!(entry.html, "繁體中文的摘要。");
+        assert_eq!(entry.published, Some(utc("2025-06-09T20:00:00Z")));
+        assert!(entry.entry_id.starts_with("link:"), "{}", entry.entry_id);
+    }
+
+    #[test]
+    fn rss091() {
+        let feed = parse_fixture("rss091.xml", "http://wire.example.com/rss");
+        assert_eq!(feed.title.as_deref(), Some("Old School Wire"));
+        assert_eq!(feed.entries.len(), 1);
+        let entry = &feed.entries[0];
+        assert_eq!(entry.title, "Markets close higher");
+        assert_eq!(
+            entry.link.as_deref(),
+            Some("http://wire.example.com/stories/42")
+        );
+        assert_eq!(entry.html, "Stocks rose on Tuesday.");
+    }
+
+    #[test]
+    fn atom() {
+        let feed = parse_fixture("atom.xml", "https://atom.example.org/blog/atom.xml");
+        assert_eq!(feed.title.as_deref(), Some("原子博客"));
+        assert_eq!(feed.link.as_deref(), Some("https://atom.example.org/blog/"));
+        assert_eq!(feed.language.as_deref(), Some("zh-cn"));
+        let first = &feed.entries[0];
+        assert_eq!(first.entry_id, "tag:atom.example.org,2025:/blog/1");
+        assert_eq!(first.title, "三方会晤 &lt;纪要&gt;");
+        // rel=alternate beats rel=edit; xml:base resolves the relative href.
+        assert_eq!(
+            first.link.as_deref(),
+            Some("https://atom.example.org/blog/posts/1.html")
+        );
+        assert_eq!(first.html, "<p>会晤纪要全文</p>");
+        assert_eq!(first.authors, ["李四"]);
+        assert_eq!(first.categories, ["外交", "world"]);
+        assert_eq!(first.published, Some(utc("2025-06-09T02:00:00Z")));
+        assert_eq!(first.updated, Some(utc("2025-06-10T01:00:00Z")));
+        // Only <updated>: it stands in for the publication time.
+        let second = &feed.entries[1];
+        assert_eq!(second.published, Some(utc("2025-06-08T00:00:00Z")));
+        assert_eq!(second.html, "<p>摘要二</p>");
+    }
+
+    #[test]
+    fn json_feed() {
+        let feed = parse_fixture("jsonfeed.json", "https://json.example.com/feed.json");
+        assert_eq!(feed.title.as_deref(), Some("JSON 新闻"));
+        assert_eq!(feed.language.as_deref(), Some("zh-hans"));
+        let first = &feed.entries[0];
+        assert_eq!(first.entry_id, "item-1");
+        // A bare `&` is fine in JSON and must not be "repaired".
+        assert_eq!(first.title, "美俄关系 & 三方会晤");
+        assert_eq!(first.html, "<p>正文 &amp; 细节</p>");
+        assert_eq!(first.published, Some(utc("2025-06-09T20:00:00Z")));
+        assert_eq!(first.authors, ["赵六"]);
+        assert_eq!(first.categories, ["国际", "外交"]);
+        let second = &feed.entries[1];
+        assert_eq!(second.link.as_deref(), Some("https://json.example.com/a/2"));
+        assert_eq!(second.html, "纯文本内容");
+    }
+
+    #[test]
+    fn bare_ampersands_and_nbsp() {
+        let feed = parse_fixture("bare-ampersand.xml", "https://amp.example.com/rss");
+        assert_eq!(feed.title.as_deref(), Some("AT&T News & Views"));
+        assert_eq!(
+            feed.link.as_deref(),
+            Some("https://amp.example.com/?a=1&b=2")
+        );
+        let entry = &feed.entries[0];
+        // `&nbsp;` is passed on for the text stage to decode as HTML.
+        assert_eq!(entry.title, "AT&T and T-Mobile: a & b&nbsp;together");
+        assert_eq!(
+            entry.link.as_deref(),
+            Some("https://amp.example.com/story?id=1&lang=zh")
+        );
+        assert_eq!(entry.html, "Price&nbsp;cut & more 中文 <i>R&D</i>");
+    }
+
+    #[test]
+    fn path_feed_url_is_no_base() {
+        let feed = parse_fixture("rss2.xml", "feeds/news.xml");
+        assert_eq!(
+            feed.entries[1].link.as_deref(),
+            Some("/world/2025/06/10/2.html#comments")
+        );
+    }
+
+    #[test]
+    fn future_dates_are_clamped() {
+        let doc = "<rss version=\"2.0\"><channel><item><guid>1</guid>\
+                   <pubDate>2031-01-01T00:00:00Z</pubDate></item></channel></rss>";
+        let context = ctx("https://x.example/");
+        let feed = parse(doc, &context).unwrap();
+        assert_eq!(feed.entries[0].published, Some(context.now));
+    }
+
+    #[test]
+    fn documents_that_are_not_feeds() {
+        let url = "https://x.example/feed";
+        assert!(matches!(parse("", &ctx(url)), Err(ParseError::Empty)));
+        assert!(matches!(
+            parse(" \r\n\t ", &ctx(url)),
+            Err(ParseError::Empty)
+        ));
+        assert!(matches!(
+            parse(&fixture("html-page.html"), &ctx(url)),
+            Err(ParseError::HtmlPage)
+        ));
+        match parse(&fixture("malformed.xml"), &ctx(url)) {
+            Err(ParseError::Malformed(msg)) => assert!(!msg.is_empty()),
+            other => panic!("malformed.xml: {other:?}"),
+        }
+        match parse("just some words", &ctx(url)) {
+            Err(ParseError::Malformed(msg)) => assert!(msg.contains("root"), "{msg}"),
+            other => panic!("plain text: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_document() {
+        // A body cut off mid-transfer is reported, not half-read: the next poll retries.
+        let result = parse(
+            &fixture("truncated.xml"),
+            &ctx("https://news.example.cn/rss.xml"),
+        );
+        match result {
+            Err(ParseError::Malformed(msg)) => assert!(msg.contains("end of input"), "{msg}"),
+            other => panic!("truncated.xml: {other:?}"),
+        }
+    }
+
     #[test]
     fn date_table() {
         let plain = DateRules {
@@ -762,47 +1042,252 @@ mod tests {
             cst_is_china: false,
         };
         let cases: &[(&str, &str, DateRules, Option<&str>)] = &[
-            ("rfc3339", "2025-06-10T04:00:00+08:00", plain, Some("2025-06-09T20:00:00Z")),
-            ("rfc3339 Z with fraction", "2025-06-10T04:00:00.123Z", plain, Some("2025-06-10T04:00:00.123Z")),
-            ("rfc3339 offset without colon", "2025-06-10T04:00:00+0800", plain, Some("2025-06-09T20:00:00Z")),
-            ("rfc2822", "Tue, 10 Jun 2025 04:00:00 +0800", plain, Some("2025-06-09T20:00:00Z")),
-            ("rfc2822 GMT", "Tue, 10 Jun 2025 04:00:00 GMT", plain, Some("2025-06-10T04:00:00Z")),
-            ("missing seconds", "Tue, 10 Jun 2025 04:00 +0000", plain, Some("2025-06-10T04:00:00Z")),
-            ("single-digit day", "Tue, 3 Jun 2025 04:00:00 GMT", plain, Some("2025-06-03T04:00:00Z")),
-            ("long day and month names", "Tuesday, 10 June 2025 04:00:00 GMT", plain, Some("2025-06-10T04:00:00Z")),
-            ("no day name", "10 Jun 2025 04:00:00 UTC", plain, Some("2025-06-10T04:00:00Z")),
-            ("wrong day name", "Wed, 10 Jun 2025 04:00:00 GMT", plain, Some("2025-06-10T04:00:00Z")),
-            ("Z zone", "10 Jun 2025 04:00:00 Z", plain, Some("2025-06-10T04:00:00Z")),
-            ("EST", "Tue, 10 Jun 2025 04:00:00 EST", plain, Some("2025-06-10T09:00:00Z")),
-            ("EDT", "Tue, 10 Jun 2025 04:00:00 EDT", plain, Some("2025-06-10T08:00:00Z")),
-            ("PST", "Tue, 10 Jun 2025 04:00:00 PST", plain, Some("2025-06-10T12:00:00Z")),
-            ("CST elsewhere is US Central", "Tue, 10 Jun 2025 04:00:00 CST", plain, Some("2025-06-10T10:00:00Z")),
-            ("CST in China", "Tue, 10 Jun 2025 04:00:00 CST", china, Some("2025-06-09T20:00:00Z")),
-            ("GMT+8", "Tue, 10 Jun 2025 04:00:00 GMT+8", plain, Some("2025-06-09T20:00:00Z")),
-            ("GMT+0800", "Tue, 10 Jun 2025 04:00:00 GMT+0800", plain, Some("2025-06-09T20:00:00Z")),
-            ("UTC+8", "2025-06-10 04:00:00 UTC+8", plain, Some("2025-06-09T20:00:00Z")),
-            ("UTC-05:30", "2025-06-10 04:00:00 UTC-05:30", plain, Some("2025-06-10T09:30:00Z")),
-            ("space-separated, no offset, no zone", "2025-06-10 04:00:00", plain, Some("2025-06-10T04:00:00Z")),
-            ("space-separated, feed zone", "2025-06-10 04:00:00", china, Some("2025-06-09T20:00:00Z")),
-            ("T without offset, feed zone", "2025-06-10T04:00:00", china, Some("2025-06-09T20:00:00Z")),
-            ("slashes, no seconds", "2025/06/10 04:00", china, Some("2025-06-09T20:00:00Z")),
-            ("slashes, single digits", "2025/6/1 4:05", plain, Some("2025-06-01T04:05:00Z")),
-            ("date only", "2025-06-10", plain, Some("2025-06-10T00:00:00Z")),
-            ("Chinese date and time", "2025年06月10日 04:00", china, Some("2025-06-09T20:00:00Z")),
-            ("Chinese 时分秒", "2025年6月10日 4时05分06秒", china, Some("2025-06-09T20:05:06Z")),
-            ("Chinese with weekday", "2025年06月10日 星期二 04:00", china, Some("2025-06-09T20:00:00Z")),
-            ("Beijing time label", "2025-06-10 04:00 北京时间", plain, Some("2025-06-09T20:00:00Z")),
-            ("explicit offset beats feed zone", "2025-06-10 04:00:00 +0000", china, Some("2025-06-10T04:00:00Z")),
-            ("offset without colon after space", "2025-06-10 04:00:00 +08:00", plain, Some("2025-06-09T20:00:00Z")),
-            ("US month-first", "Jun 10, 2025 4:00 PM EST", plain, Some("2025-06-10T21:00:00Z")),
-            ("12 AM", "Jun 10, 2025 12:30 AM GMT", plain, Some("2025-06-10T00:30:00Z")),
-            ("two-digit year", "Tue, 10 Jun 25 04:00:00 GMT", plain, Some("2025-06-10T04:00:00Z")),
-            ("hyphenated RFC 850", "10-Jun-2025 04:00:00 GMT", plain, Some("2025-06-10T04:00:00Z")),
-            ("24:00", "2025-06-10 24:00:00", plain, Some("2025-06-11T00:00:00Z")),
-            ("comment after offset", "Tue, 10 Jun 2025 04:00:00 +0800 (CST)", plain, Some("2025-06-09T20:00:00Z")),
-            ("unknown zone uses feed zone", "2025-06-10 04:00:00 XYZT", china, Some("2025-06-09T20:00:00Z")),
-            ("DST in feed zone", "2025-07-01 12:00", new_york, Some("2025-07-01T16:00:00Z")),
-            ("DST gap", "2025-03-09 02:30", new_york, Some("2025-03-09T07:30:00Z")),
+            (
+                "rfc3339",
+                "2025-06-10T04:00:00+08:00",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "rfc3339 Z with fraction",
+                "2025-06-10T04:00:00.123Z",
+                plain,
+                Some("2025-06-10T04:00:00.123Z"),
+            ),
+            (
+                "rfc3339 offset without colon",
+                "2025-06-10T04:00:00+0800",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "rfc2822",
+                "Tue, 10 Jun 2025 04:00:00 +0800",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "rfc2822 GMT",
+                "Tue, 10 Jun 2025 04:00:00 GMT",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "missing seconds",
+                "Tue, 10 Jun 2025 04:00 +0000",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "single-digit day",
+                "Tue, 3 Jun 2025 04:00:00 GMT",
+                plain,
+                Some("2025-06-03T04:00:00Z"),
+            ),
+            (
+                "long day and month names",
+                "Tuesday, 10 June 2025 04:00:00 GMT",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "no day name",
+                "10 Jun 2025 04:00:00 UTC",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "wrong day name",
+                "Wed, 10 Jun 2025 04:00:00 GMT",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "Z zone",
+                "10 Jun 2025 04:00:00 Z",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "EST",
+                "Tue, 10 Jun 2025 04:00:00 EST",
+                plain,
+                Some("2025-06-10T09:00:00Z"),
+            ),
+            (
+                "EDT",
+                "Tue, 10 Jun 2025 04:00:00 EDT",
+                plain,
+                Some("2025-06-10T08:00:00Z"),
+            ),
+            (
+                "PST",
+                "Tue, 10 Jun 2025 04:00:00 PST",
+                plain,
+                Some("2025-06-10T12:00:00Z"),
+            ),
+            (
+                "CST elsewhere is US Central",
+                "Tue, 10 Jun 2025 04:00:00 CST",
+                plain,
+                Some("2025-06-10T10:00:00Z"),
+            ),
+            (
+                "CST in China",
+                "Tue, 10 Jun 2025 04:00:00 CST",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "GMT+8",
+                "Tue, 10 Jun 2025 04:00:00 GMT+8",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "GMT+0800",
+                "Tue, 10 Jun 2025 04:00:00 GMT+0800",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "UTC+8",
+                "2025-06-10 04:00:00 UTC+8",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "UTC-05:30",
+                "2025-06-10 04:00:00 UTC-05:30",
+                plain,
+                Some("2025-06-10T09:30:00Z"),
+            ),
+            (
+                "space-separated, no offset, no zone",
+                "2025-06-10 04:00:00",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "space-separated, feed zone",
+                "2025-06-10 04:00:00",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "T without offset, feed zone",
+                "2025-06-10T04:00:00",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "slashes, no seconds",
+                "2025/06/10 04:00",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "slashes, single digits",
+                "2025/6/1 4:05",
+                plain,
+                Some("2025-06-01T04:05:00Z"),
+            ),
+            (
+                "date only",
+                "2025-06-10",
+                plain,
+                Some("2025-06-10T00:00:00Z"),
+            ),
+            (
+                "Chinese date and time",
+                "2025年06月10日 04:00",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "Chinese 时分秒",
+                "2025年6月10日 4时05分06秒",
+                china,
+                Some("2025-06-09T20:05:06Z"),
+            ),
+            (
+                "Chinese with weekday",
+                "2025年06月10日 星期二 04:00",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "Beijing time label",
+                "2025-06-10 04:00 北京时间",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "explicit offset beats feed zone",
+                "2025-06-10 04:00:00 +0000",
+                china,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "offset without colon after space",
+                "2025-06-10 04:00:00 +08:00",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "US month-first",
+                "Jun 10, 2025 4:00 PM EST",
+                plain,
+                Some("2025-06-10T21:00:00Z"),
+            ),
+            (
+                "12 AM",
+                "Jun 10, 2025 12:30 AM GMT",
+                plain,
+                Some("2025-06-10T00:30:00Z"),
+            ),
+            (
+                "two-digit year",
+                "Tue, 10 Jun 25 04:00:00 GMT",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "hyphenated RFC 850",
+                "10-Jun-2025 04:00:00 GMT",
+                plain,
+                Some("2025-06-10T04:00:00Z"),
+            ),
+            (
+                "24:00",
+                "2025-06-10 24:00:00",
+                plain,
+                Some("2025-06-11T00:00:00Z"),
+            ),
+            (
+                "comment after offset",
+                "Tue, 10 Jun 2025 04:00:00 +0800 (CST)",
+                plain,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "unknown zone uses feed zone",
+                "2025-06-10 04:00:00 XYZT",
+                china,
+                Some("2025-06-09T20:00:00Z"),
+            ),
+            (
+                "DST in feed zone",
+                "2025-07-01 12:00",
+                new_york,
+                Some("2025-07-01T16:00:00Z"),
+            ),
+            (
+                "DST gap",
+                "2025-03-09 02:30",
+                new_york,
+                Some("2025-03-09T07:30:00Z"),
+            ),
             ("empty", "  ", plain, None),
             ("garbage", "soon", plain, None),
             ("month 13", "2025-13-10 04:00", plain, None),
@@ -820,14 +1305,30 @@ mod tests {
     #[test]
     fn ampersand_repair() {
         let cases = [
-            ("nothing to repair", "<t>AT&amp;T &#38; &#x26; &nbsp;</t>", "<t>AT&amp;T &#38; &#x26; &nbsp;</t>"),
+            (
+                "nothing to repair",
+                "<t>AT&amp;T &#38; &#x26; &nbsp;</t>",
+                "<t>AT&amp;T &#38; &#x26; &nbsp;</t>",
+            ),
             ("bare", "<t>AT&T</t>", "<t>AT&amp;T</t>"),
             ("spaced", "<t>a & b</t>", "<t>a &amp; b</t>"),
             ("at the end", "<t>a&", "<t>a&amp;"),
             ("query string", "<l>?a=1&b=2</l>", "<l>?a=1&amp;b=2</l>"),
-            ("bad char ref", "<t>&#0; &#xD800; &#x;</t>", "<t>&amp;#0; &amp;#xD800; &amp;#x;</t>"),
-            ("inside CDATA untouched", "<t><![CDATA[a & b]]> & c</t>", "<t><![CDATA[a & b]]> &amp; c</t>"),
-            ("unterminated CDATA", "<t><![CDATA[a & b", "<t><![CDATA[a & b"),
+            (
+                "bad char ref",
+                "<t>&#0; &#xD800; &#x;</t>",
+                "<t>&amp;#0; &amp;#xD800; &amp;#x;</t>",
+            ),
+            (
+                "inside CDATA untouched",
+                "<t><![CDATA[a & b]]> & c</t>",
+                "<t><![CDATA[a & b]]> &amp; c</t>",
+            ),
+            (
+                "unterminated CDATA",
+                "<t><![CDATA[a & b",
+                "<t><![CDATA[a & b",
+            ),
             ("CJK around", "<t>美&俄</t>", "<t>美&amp;俄</t>"),
         ];
         for (name, input, want) in cases {
@@ -841,13 +1342,60 @@ mod tests {
     }
 
     #[test]
+    fn canonical_links() {
+        let cases = [
+            ("plain", " https://a.example/p/1 ", "https://a.example/p/1"),
+            (
+                "comments anchor",
+                "https://a.example/p/1#comments",
+                "https://a.example/p/1",
+            ),
+            (
+                "more anchor",
+                "https://a.example/p/1#more-1234",
+                "https://a.example/p/1",
+            ),
+            (
+                "tracking",
+                "https://a.example/p/1#xtor=RSS-1",
+                "https://a.example/p/1",
+            ),
+            (
+                "empty fragment",
+                "https://a.example/p/1#",
+                "https://a.example/p/1",
+            ),
+            (
+                "post anchor kept",
+                "https://a.example/blog/#005788",
+                "https://a.example/blog/#005788",
+            ),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(canonical_link(input), want, "{name}");
+        }
+    }
+
+    #[test]
     fn html_detection() {
         let cases = [
-            ("doctype", "<!DOCTYPE html><html><body>x</body></html>", true),
+            (
+                "doctype",
+                "<!DOCTYPE html><html><body>x</body></html>",
+                true,
+            ),
             ("lowercase doctype", "<!doctype HTML>", true),
             ("bare html", "<html lang=\"zh\"><head>", true),
-            ("xhtml", "<?xml version=\"1.0\"?>\n<!-- x -->\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\"><html>", true),
-            ("rss 0.91 doctype", "<?xml version=\"1.0\"?><!DOCTYPE rss SYSTEM \"rss-0.91.dtd\"><rss>", false),
+            (
+                "xhtml",
+                "<?xml version=\"1.0\"?>\n<!-- x -->\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\"><html>",
+                true,
+            ),
+            (
+                "rss 0.91 doctype",
+                "<?xml version=\"1.0\"?><!DOCTYPE rss SYSTEM \"rss-0.91.dtd\"><rss>",
+                false,
+            ),
             ("rss", "<rss version=\"2.0\">", false),
             ("htmlish name", "<htmlfeed>", false),
         ];
@@ -859,15 +1407,58 @@ mod tests {
     #[test]
     fn language_scan() {
         let cases = [
-            ("rss", "<rss><channel><language>zh-CN</language><item>", Some("zh-cn")),
-            ("dc", "<rdf:RDF><channel><dc:language>zh</dc:language>", Some("zh")),
-            ("atom", "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-TW\">", Some("zh-tw")),
-            ("json", "{\"version\": \"x\", \"language\": \"zh-Hans\"}", Some("zh-hans")),
-            ("item-level only", "<rss><channel><item><language>zh</language>", None),
+            (
+                "rss",
+                "<rss><channel><language>zh-CN</language><item>",
+                Some("zh-cn"),
+            ),
+            (
+                "dc",
+                "<rdf:RDF><channel><dc:language>zh</dc:language>",
+                Some("zh"),
+            ),
+            (
+                "atom",
+                "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-TW\">",
+                Some("zh-tw"),
+            ),
+            (
+                "json",
+                "{\"version\": \"x\", \"language\": \"zh-Hans\"}",
+                Some("zh-hans"),
+            ),
+            (
+                "item-level only",
+                "<rss><channel><item><language>zh</language>",
+                None,
+            ),
             ("none", "<rss><channel><title>x</title>", None),
         ];
         for (name, input, want) in cases {
             assert_eq!(declared_language(input).as_deref(), want, "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Any cut or splice of a real fixture gives a feed or an error, never a panic.
+        #[test]
+        fn damaged_documents_never_panic(cut in 0usize..4000, junk in "[<>&;#\\]\\[!?/a-z\u{4e2d} ]{0,12}") {
+            let doc = fixture("rss2.xml");
+            let mut at = cut.min(doc.len());
+            while !doc.is_char_boundary(at) {
+                at -= 1;
+            }
+            let damaged = format!("{}{junk}{}", &doc[..at], &doc[at..]);
+            let _ = parse(&damaged, &ctx("https://x.example/"));
+            let _ = parse(&doc[..at], &ctx("not a url"));
+        }
+
+        #[test]
+        fn arbitrary_dates_never_panic(text in "\\PC{0,40}") {
+            let rules = DateRules { zone: Some(Tz::Asia__Shanghai), cst_is_china: true };
+            let _ = parse_date(&text, &rules);
         }
     }
 }
