@@ -58,6 +58,8 @@ pub fn decode(
     forced: Option<&'static Encoding>,
 ) -> Decoded {
     let bom = Encoding::for_bom(bytes);
+    // Kept from the "valid UTF-8" rule so the common case validates once.
+    let mut validated: Option<&str> = None;
     let after_bom = bom.map_or(bytes, |(_, len)| &bytes[len..]);
 
     let (encoding, source) = if let Some(enc) = forced {
@@ -71,7 +73,8 @@ pub fn decode(
         (enc, EncodingSource::XmlDeclaration)
     } else if let Some(enc) = http_charset.and_then(encoding_for_label).map(ascii_view) {
         (enc, EncodingSource::HttpCharset)
-    } else if std::str::from_utf8(bytes).is_ok() {
+    } else if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        validated = Some(text);
         (UTF_8, EncodingSource::ValidUtf8)
     } else {
         (GB18030, EncodingSource::Gb18030Fallback)
@@ -85,7 +88,9 @@ pub fn decode(
     };
 
     if encoding.is_ascii_compatible() {
-        decode_ascii_compatible(trim_ascii_start(body), encoding, source)
+        let validated =
+            validated.map(|text| text.trim_start_matches(|c: char| c.is_ascii_whitespace()));
+        decode_ascii_compatible(trim_ascii_start(body), validated, encoding, source)
     } else {
         decode_utf16(body, encoding, source)
     }
@@ -264,8 +269,10 @@ fn push_utf8_decl(doc: &[u8], out: &mut String) -> usize {
     decl.end
 }
 
+/// `validated` is `doc` itself when it is already known to be UTF-8.
 fn decode_ascii_compatible(
     doc: &[u8],
+    validated: Option<&str>,
     encoding: &'static Encoding,
     source: EncodingSource,
 ) -> Decoded {
@@ -273,13 +280,22 @@ fn decode_ascii_compatible(
     let mut out = String::with_capacity(capacity_for(encoding, doc.len()));
     let decl_len = push_utf8_decl(doc, &mut out);
     let rest = &doc[decl_len..];
+    if let Some(text) = validated.and_then(|text| text.get(decl_len..)) {
+        out.push_str(text);
+        return Decoded {
+            text: out,
+            encoding,
+            source,
+            had_errors: false,
+        };
+    }
     let mark = out.len();
     // Non-ASCII bytes that happen to be valid UTF-8 are, in practice, never text in a
     // legacy encoding: a site that moved to UTF-8 and kept its old label. Every legacy
     // decoder would read them "cleanly" as mojibake, so check before trusting the label.
     // The operator's override is the exception: it says "trust me".
     if encoding != UTF_8 && source != EncodingSource::Override && !rest.is_ascii() {
-        if let Ok(text) = std::str::from_utf8(rest) {
+        if let Ok(text) = simdutf8::basic::from_utf8(rest) {
             out.push_str(text);
             return Decoded {
                 text: out,
@@ -337,7 +353,7 @@ fn capacity_for(encoding: &'static Encoding, len: usize) -> usize {
 /// the first malformed sequence.
 fn decode_clean_into(encoding: &'static Encoding, bytes: &[u8], out: &mut String) -> bool {
     if encoding == UTF_8 {
-        return match std::str::from_utf8(bytes) {
+        return match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => {
                 out.push_str(text);
                 true
@@ -372,7 +388,7 @@ fn better_candidate(
     chosen_lossy: &str,
 ) -> Option<(&'static Encoding, String)> {
     if chosen != UTF_8 {
-        if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
             return Some((UTF_8, text.to_owned()));
         }
     }
