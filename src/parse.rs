@@ -475,7 +475,11 @@ fn parse_date(raw: &str, rules: &DateRules) -> Option<DateTime<Utc>> {
         return Some(date.to_utc());
     }
     // chrono reads `CST` as US Central; the lenient reader knows better.
-    if !text.contains("CST") {
+    let mentions_cst = text
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"cst"));
+    if !mentions_cst {
         if let Ok(date) = DateTime::parse_from_rfc2822(text) {
             return Some(date.to_utc());
         }
@@ -1139,6 +1143,12 @@ mod tests {
                 "Tue, 10 Jun 2025 04:00:00 CST",
                 plain,
                 Some("2025-06-10T10:00:00Z"),
+            ),
+            (
+                "lowercase cst in China",
+                "Tue, 10 Jun 2025 04:00:00 cst",
+                china,
+                Some("2025-06-09T20:00:00Z"),
             ),
             (
                 "CST in China",
