@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn references_decode_to_what_readers_expect() {
-        let cases: &[(&str, &str, Option<(&str, usize)>)] = &[
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, usize)>);
+        let cases: &[Case] = &[
             ("amp", "&amp;x", Some(("&", 5))),
             ("nbsp", "&nbsp;", Some(("\u{a0}", 6))),
             ("ldquo", "&ldquo;", Some(("\u{201C}", 7))),

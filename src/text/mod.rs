@@ -30,6 +30,7 @@ mod tests {
 
     #[test]
     fn html_to_text_cases() {
+        let words = "word ".repeat(40);
         let cases: &[(&str, &str, &str)] = &[
             // Blocks and lines.
             ("paragraphs", "<p>one</p><p>two</p>", "one\n\ntwo"),
@@ -79,7 +80,7 @@ mod tests {
             (
                 "no wrapping",
                 &format!("<p>{}</p>", "word ".repeat(40)),
-                &"word ".repeat(40).trim_end().to_string(),
+                words.trim_end(),
             ),
             // Inline markup vanishes.
             ("strong", "三方<strong>会晤</strong>", "三方会晤"),
