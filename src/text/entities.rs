@@ -109,6 +109,9 @@ fn named(b: &[u8], p: usize, strict: bool) -> Option<(Decoded, usize)> {
     if strict && !has_semi {
         return None;
     }
+    if has_semi && let Some(value) = common(&b[p..p + len]) {
+        return Some((Decoded::Str(value), p + len + 1));
+    }
     // Table keys are spelled with their `&` and (when required) `;`.
     let mut key = [0u8; MAX_NAME + 2];
     key[0] = b'&';
@@ -127,6 +130,31 @@ fn named(b: &[u8], p: usize, strict: bool) -> Option<(Decoded, usize)> {
     Some((Decoded::Str(value), end))
 }
 
+/// The names news HTML uses most, answered without hashing into the full table.
+fn common(name: &[u8]) -> Option<&'static str> {
+    Some(match name {
+        b"amp" => "&",
+        b"lt" => "<",
+        b"gt" => ">",
+        b"quot" => "\"",
+        b"apos" => "'",
+        b"nbsp" => "\u{a0}",
+        b"mdash" => "\u{2014}",
+        b"ndash" => "\u{2013}",
+        b"hellip" => "\u{2026}",
+        b"ldquo" => "\u{201C}",
+        b"rdquo" => "\u{201D}",
+        b"lsquo" => "\u{2018}",
+        b"rsquo" => "\u{2019}",
+        b"middot" => "\u{b7}",
+        b"laquo" => "\u{ab}",
+        b"raquo" => "\u{bb}",
+        b"bull" => "\u{2022}",
+        b"copy" => "\u{a9}",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +167,18 @@ mod tests {
             };
             (text, end)
         })
+    }
+
+    #[test]
+    fn common_names_agree_with_the_full_table() {
+        for name in [
+            "amp", "lt", "gt", "quot", "apos", "nbsp", "mdash", "ndash", "hellip", "ldquo",
+            "rdquo", "lsquo", "rsquo", "middot", "laquo", "raquo", "bull", "copy",
+        ] {
+            let key = format!("&{name};");
+            let full = htmlize::ENTITIES.get(key.as_bytes()).copied();
+            assert_eq!(common(name.as_bytes()).map(str::as_bytes), full, "{name}");
+        }
     }
 
     #[test]

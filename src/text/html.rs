@@ -362,19 +362,55 @@ impl Writer {
     }
 }
 
-/// Finds the next whitespace in `b[from..to]`: ASCII whitespace or U+00A0.
+/// Finds the next whitespace in `b[from..to]`: ASCII whitespace or U+00A0. A single
+/// space between two words is not reported: copying it with the words gives the same
+/// output as collapsing it, and English text would otherwise be emitted word by word.
 fn next_space(b: &[u8], from: usize, to: usize) -> usize {
     let mut k = from;
     loop {
-        let Some(off) = b[k..to].iter().position(|&c| STOP[c as usize]) else {
+        let j = next_stop(b, k, to);
+        if j >= to {
             return to;
-        };
-        let j = k + off;
-        if b[j] != 0xc2 || b.get(j + 1) == Some(&0xa0) {
-            return j;
         }
-        k = j + 1;
+        let lone_space = b[j] == b' '
+            && j > from
+            && !STOP[usize::from(b[j - 1])]
+            && b.get(j + 1)
+                .is_some_and(|&c| j + 1 < to && !STOP[usize::from(c)]);
+        if b[j] == 0xc2 && b.get(j + 1) != Some(&0xa0) || lone_space {
+            k = j + 1;
+            continue;
+        }
+        return j;
     }
+}
+
+/// The next byte in `b[from..to]` that `STOP` flags. CJK text has almost none, so eight
+/// bytes are checked at once: none below 0x21 and none equal to 0xC2.
+fn next_stop(b: &[u8], from: usize, to: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut k = from;
+    while k < to {
+        if let Some(word) = b.get(k..k + 8).filter(|_| k + 8 <= to) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            let w = u64::from_le_bytes(bytes);
+            let below_21 = w.wrapping_sub(ONES * 0x21) & !w & HIGH;
+            let x = w ^ (ONES * 0xc2);
+            let is_c2 = x.wrapping_sub(ONES) & !x & HIGH;
+            if below_21 | is_c2 == 0 {
+                k += 8;
+                continue;
+            }
+        }
+        let end = (k + 8).min(to);
+        if let Some(off) = b[k..end].iter().position(|&c| STOP[usize::from(c)]) {
+            return k + off;
+        }
+        k = end;
+    }
+    to
 }
 
 /// Finds the `>` closing a tag whose attributes start at `from`; returns the index after
