@@ -15,6 +15,51 @@ use super::entities::{self, Decoded};
 
 /// Converts `html` to text; `inline` puts everything on one line (titles).
 pub(crate) fn convert(html: &str, inline: bool) -> String {
+    if let Some(unescaped) = unescape_markup(html) {
+        return convert_html(&unescaped, inline);
+    }
+    convert_html(html, inline)
+}
+
+/// Feeds sometimes escape a body twice, so after XML decoding it still reads
+/// `&lt;p&gt;…&lt;/p&gt;`. When the input has no tag at all but escaped tags, one layer
+/// of XML escaping is undone so the markup is read as markup rather than shown.
+/// (A plain-text body that merely mentions `&lt;p&gt;` loses that mention; news text
+/// with no other markup rarely does that, while double-escaped feeds are common.)
+fn unescape_markup(html: &str) -> Option<String> {
+    let b = html.as_bytes();
+    if memchr(b'<', b).is_some() {
+        return None;
+    }
+    let escaped_tag = memmem::find_iter(b, b"&lt;").any(|k| {
+        b.get(k + 4)
+            .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'/' || c == b'!')
+    });
+    if !escaped_tag {
+        return None;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(k) = memchr(b'&', rest.as_bytes()) {
+        out.push_str(&rest[..k]);
+        rest = &rest[k..];
+        let (ch, len) = [
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&quot;", '"'),
+            ("&amp;", '&'),
+        ]
+        .iter()
+        .find(|(name, _)| rest.starts_with(name))
+        .map_or(('&', 1), |(name, ch)| (*ch, name.len()));
+        out.push(ch);
+        rest = &rest[len..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn convert_html(html: &str, inline: bool) -> String {
     let mut w = Writer {
         out: String::with_capacity(html.len()),
         inline,
@@ -75,7 +120,8 @@ fn kind(name: &[u8]) -> Kind {
         b"pre" | b"listing" | b"plaintext" => Kind::Pre,
         b"script" | b"style" => Kind::Raw(true),
         b"noscript" | b"template" | b"title" | b"textarea" | b"iframe" | b"noembed"
-        | b"noframes" | b"xmp" | b"svg" | b"math" | b"object" | b"select" => Kind::Raw(false),
+        | b"noframes" | b"xmp" | b"svg" | b"math" | b"object" | b"select" | b"video" | b"audio"
+        | b"canvas" => Kind::Raw(false),
         b"head" => Kind::Head,
         _ => Kind::Inline,
     }

@@ -111,6 +111,16 @@ mod tests {
             ("script escaped close", "a<script>x()<\\/script>b", "ab"),
             ("style", "<style>p{color:red}</style><p>x</p>", "x"),
             ("noscript", "a<noscript>enable js</noscript>b", "ab"),
+            (
+                "video fallback",
+                "a<video src=x>no video support</video>b",
+                "ab",
+            ),
+            (
+                "svg icon",
+                "<p><svg><text>icon</text></svg>标题</p>",
+                "标题",
+            ),
             ("template", "a<template><p>t</p></template>b", "ab"),
             (
                 "head",
@@ -142,7 +152,22 @@ mod tests {
             ("literal nbsp", "a\u{a0}b", "a b"),
             ("unknown entity literal", "&bogus; &", "&bogus; &"),
             ("ampersand in text", "AT&T and R&D", "AT&T and R&D"),
-            ("lt is text", "&lt;p&gt;", "<p>"),
+            ("lt is text beside markup", "<b>&lt;p&gt;</b>", "<p>"),
+            (
+                "lt comparison",
+                "a &lt; b &amp;&amp; c &gt; d",
+                "a < b && c > d",
+            ),
+            (
+                "double-escaped markup",
+                "&lt;p&gt;第一段&amp;nbsp;&lt;strong&gt;会晤&lt;/strong&gt;&lt;/p&gt;&lt;p&gt;二&lt;/p&gt;",
+                "第一段 会晤\n\n二",
+            ),
+            (
+                "double-escaped entity inside",
+                "&lt;p&gt;a &amp;amp; b&lt;/p&gt;",
+                "a & b",
+            ),
             ("invalid code point", "a&#xD800;b", "a\u{FFFD}b"),
             // Whitespace.
             ("collapse", "a  \t b\n\n c", "a b c"),
