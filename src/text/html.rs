@@ -66,6 +66,8 @@ fn convert_html(html: &str, inline: bool) -> String {
         ws: Ws::None,
         brk: 0,
         pre: 0,
+        unclosed: Vec::new(),
+        cdata_unclosed: false,
     };
     w.run(html);
     w.out
@@ -151,6 +153,12 @@ struct Writer {
     brk: u8,
     /// Depth of open `<pre>` elements.
     pre: u32,
+    /// Elements whose closing tag was searched for and not found before the given end
+    /// of input: a later search would fail too, and repeating it for every unclosed
+    /// `<noscript>` would make hostile input quadratic.
+    unclosed: Vec<(Vec<u8>, usize)>,
+    /// A CDATA section opened and `]]>` never came: no later opener needs to look.
+    cdata_unclosed: bool,
 }
 
 impl Writer {
@@ -182,8 +190,9 @@ impl Writer {
             }
             if b[j..end].starts_with(b"<![CDATA[") {
                 i = j + 9;
-                if cdata_end.is_none() {
+                if cdata_end.is_none() && !self.cdata_unclosed {
                     cdata_end = memmem::find(&b[i..], b"]]>").map(|k| i + k);
+                    self.cdata_unclosed = cdata_end.is_none();
                 }
                 continue;
             }
@@ -276,33 +285,54 @@ impl Writer {
             Kind::Cell => self.space(Ws::Space),
             Kind::Pre => {
                 self.brk(2);
-                self.pre += 1;
+                self.pre = self.pre.saturating_add(1);
             }
             Kind::Raw(drop_rest) => {
                 // XHTML content may write `<script src="x"/>`: an empty element.
                 if b[..after].ends_with(b"/>") {
                     return after;
                 }
-                return match find_close(b, after, name) {
+                return match self.find_close(b, after, name) {
                     Some(next) => next,
                     None if drop_rest => end,
                     None => after,
                 };
             }
             Kind::Head => {
-                let close = find_close(b, after, name);
-                let body = memchr::memchr_iter(b'<', &b[after..])
-                    .map(|k| after + k)
-                    .find(|&k| starts_tag(b, k + 1, b"body"));
-                return match (close, body) {
-                    (Some(c), Some(bd)) if bd < c => bd,
-                    (Some(c), _) => c,
-                    (None, Some(bd)) => bd,
-                    (None, None) => after,
+                // `<head>` ends at `</head>` or, when that was left out, at `<body>`.
+                let close = self.find_close(b, after, name);
+                let body_key = (b"<body".to_vec(), b.len());
+                let upto = close.unwrap_or(b.len());
+                let body = if close.is_none() && self.unclosed.contains(&body_key) {
+                    None
+                } else {
+                    memchr::memchr_iter(b'<', &b[after..upto])
+                        .map(|k| after + k)
+                        .find(|&k| starts_tag(b, k + 1, b"body"))
                 };
+                if close.is_none() && body.is_none() {
+                    self.unclosed.push(body_key);
+                }
+                return body.or(close).unwrap_or(after);
             }
         }
         after
+    }
+
+    /// `find_close`, remembering failures.
+    fn find_close(&mut self, b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+        if self
+            .unclosed
+            .iter()
+            .any(|(n, end)| n == name && *end == b.len())
+        {
+            return None;
+        }
+        let found = find_close(b, from, name);
+        if found.is_none() {
+            self.unclosed.push((name.to_vec(), b.len()));
+        }
+        found
     }
 
     /// Handles a run of text between markup: `s[from..to]`.

@@ -258,6 +258,10 @@ mod tests {
     fn hostile_input_does_not_break_the_converter() {
         let long_attr = format!("<p title=\"{}\">x</p>y", "a".repeat(100_000));
         let many_cdata = "<![CDATA[".repeat(10_000) + "x";
+        // Linear, not quadratic: each search for a closing tag that never comes is done once.
+        let many_noscript = "<noscript>x".repeat(20_000);
+        let many_head = "<head>x".repeat(20_000);
+        let xs = "x".repeat(20_000);
         let cases: &[(&str, &str, &str)] = &[
             ("unclosed tag", "text <p class=\"x", "text"),
             (
@@ -276,6 +280,8 @@ mod tests {
             ("lone hash", "&#", "&#"),
             ("long attribute", &long_attr, "x\n\ny"),
             ("many cdata openers", &many_cdata, "x"),
+            ("many unclosed noscripts", &many_noscript, &xs),
+            ("many unclosed heads", &many_head, &xs),
             ("long tag name", &format!("a<{}>b", "x".repeat(1000)), "ab"),
         ];
         for (name, input, want) in cases {
