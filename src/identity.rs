@@ -1,8 +1,8 @@
 //! Content hashes: one story, one hash.
 //!
 //! Owns the definition of "the same story" used to deduplicate items across feeds and
-//! polls: blake3 over the title and text after NFKC normalization with every whitespace
-//! character removed. Callers pass plain text (markup and entities are `text`'s job);
+//! polls: NFKC normalization with every whitespace character removed, then
+//! `blake3(domain ‖ title length ‖ title ‖ blake3(text))`. Callers pass plain text (markup and entities are `text`'s job);
 //! case is kept, since the hash vouches for the text we store and show, and a change of
 //! case is a change readers see. Script (Traditional/Simplified) is kept for the same
 //! reason; fuzzy sameness is the matcher's business, not the key's.
@@ -116,7 +116,12 @@ fn normalize(s: &str, out: &mut Vec<u8>, mut flush: impl FnMut(&mut Vec<u8>)) {
             if c.wrapping_sub(0xE4) < 6 {
                 // U+4000..U+9FFF: CJK ideographs (and Yijing symbols), all kept.
                 j += 3;
-            } else if c < 0x80 && !is_ascii_space(c) {
+            } else if c < 0x80 {
+                if is_ascii_space(c) {
+                    // Dropped: close the segment without leaving the loop.
+                    out.extend_from_slice(&b[seg..j]);
+                    seg = j + 1;
+                }
                 j += 1;
             } else if c == 0xC3 {
                 // U+00C0..U+00FF: accented Latin letters, kept.
@@ -134,12 +139,7 @@ fn normalize(s: &str, out: &mut Vec<u8>, mut flush: impl FnMut(&mut Vec<u8>)) {
         }
         i = j;
         let lead = b[i];
-        if lead < 0x80 {
-            // ASCII whitespace: dropped.
-            out.extend_from_slice(&b[seg..i]);
-            i += 1;
-            seg = i;
-        } else {
+        {
             let (kind, len) = if (0xE0..0xF0).contains(&lead) && i + 2 < n {
                 (fast(decode3(b, i)), 3)
             } else if lead == 0xC2 && b.get(i + 1) == Some(&0xA0) {
