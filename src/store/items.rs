@@ -14,9 +14,9 @@ use super::feeds::{self, Success};
 use super::{FeedRefresh, RefreshOutcome, RefreshStats, Store, StoreError, sql_err};
 use crate::model::{ContentHash, Story, TagMatch};
 
-/// How many suffixed uids are tried when the natural one is taken. A uid is only taken
-/// when an item's text was edited away from the hash it was named after and that text
-/// then turns up again, so the first suffix practically always wins.
+/// How many uids are tried when the natural one is taken. A uid is only taken when an
+/// item's text was edited away from the hash it was named after and that text then
+/// turns up again, so the first suffix practically always wins.
 const UID_ATTEMPTS: u32 = 64;
 
 impl Store {
@@ -194,7 +194,8 @@ impl Writer<'_> {
         let sort_time: i64 = self
             .tx
             .prepare_cached(
-                "UPDATE items SET content_hash = ?2, title = ?3, link = ?4, published = ?5,
+                "UPDATE items SET uid_pinned = 1,
+                                  content_hash = ?2, title = ?3, link = ?4, published = ?5,
                                   sort_time = coalesce(?5, first_seen), updated_at = ?6,
                                   authors = ?7, categories = ?8, text = ?9, html = ?10
                  WHERE id = ?1
@@ -272,51 +273,53 @@ impl Writer<'_> {
     }
 
     /// Inserts a new item with its tags and returns its row id. The caller has checked
-    /// that no item has this hash, so only the uid can collide.
+    /// that no item has this hash, so only the uid can be taken, and only by a pinned
+    /// item (see the `items` table in the first migration).
     fn insert_item(&mut self, story: &Story) -> rusqlite::Result<i64> {
-        let hash = &story.content_hash.0[..];
         let base = story.content_hash.item_uid();
-        let published = story.published.map(|t| t.timestamp());
-        let authors = json_list(&story.authors);
-        let categories = json_list(&story.categories);
-        for attempt in 0..UID_ATTEMPTS {
-            let uid = if attempt == 0 {
-                base.clone()
-            } else {
-                format!("{base}-{attempt}")
-            };
-            let inserted: Option<(i64, i64)> = self
-                .tx
-                .prepare_cached(
-                    "INSERT INTO items (uid, content_hash, sort_time, published, first_seen,
-                                        updated_at, title, link, authors, categories, text,
-                                        html)
-                     VALUES (?1, ?2, coalesce(?3, ?4), ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT DO NOTHING
-                     RETURNING id, sort_time",
-                )?
-                .query_row(
-                    params![
-                        uid,
-                        hash,
-                        published,
-                        self.at,
-                        story.title,
-                        story.link,
-                        authors,
-                        categories,
-                        story.text,
-                        story.html,
-                    ],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            if let Some((item_id, sort_time)) = inserted {
-                self.write_tags(item_id, sort_time, &story.matches)?;
-                return Ok(item_id);
+        let mut uid = base.clone();
+        let mut attempt = 0;
+        while self.uid_taken(&uid)? {
+            attempt += 1;
+            if attempt >= UID_ATTEMPTS {
+                return Err(uid_exhausted(&story.content_hash));
             }
+            uid = format!("{base}-{attempt}");
         }
-        Err(uid_exhausted(&story.content_hash))
+        let published = story.published.map(|t| t.timestamp());
+        let sort_time = published.unwrap_or(self.at);
+        // No RETURNING here: SQLite buffers RETURNING rows in a temporary table, which
+        // costs more than the insert itself on this hot path.
+        self.tx
+            .prepare_cached(
+                "INSERT INTO items (uid, uid_pinned, content_hash, sort_time, published,
+                                    first_seen, updated_at, title, link, authors,
+                                    categories, text, html)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                uid,
+                attempt > 0,
+                &story.content_hash.0[..],
+                sort_time,
+                published,
+                self.at,
+                story.title,
+                story.link,
+                json_list(&story.authors),
+                json_list(&story.categories),
+                story.text,
+                story.html,
+            ])?;
+        let item_id = self.tx.last_insert_rowid();
+        self.write_tags(item_id, sort_time, &story.matches)?;
+        Ok(item_id)
+    }
+
+    fn uid_taken(&self, uid: &str) -> rusqlite::Result<bool> {
+        self.tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM items WHERE uid = ?1 AND uid_pinned)")?
+            .query_row([uid], |row| row.get(0))
     }
 
     fn write_tags(
@@ -633,6 +636,25 @@ mod tests {
         ids.sort();
         let base = s.content_hash.item_uid();
         assert_eq!(ids, [base.clone(), format!("{base}-1")]);
+
+        // The suffixed item is edited too, and the original text turns up a third time.
+        let mut moved = edit(s.clone(), "再改");
+        moved.entry_id = s.entry_id.clone();
+        store
+            .apply_refresh(&refresh("b", 4000, vec![moved]))
+            .unwrap();
+        store
+            .apply_refresh(&refresh("c", 5000, vec![s.clone()]))
+            .unwrap();
+        let mut ids: Vec<String> = items(&store, &ItemFilter::default())
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [base.clone(), format!("{base}-1"), format!("{base}-2")]
+        );
     }
 
     #[test]
