@@ -1,13 +1,16 @@
 //! The filtered, newest-first listing behind `items` and `export`.
 //!
 //! Rows are streamed to a callback, never collected, so exporting every item keeps
-//! memory flat. The query is built so that the common shapes stay index scans that stop
-//! after LIMIT rows on a million items: no filter or a time range walks `items_newest`;
-//! a `--tag` walks that topic's slice of `item_topics`, which carries the sort time.
+//! memory flat. The listing query yields only (sort_time, item id) pairs in order; each
+//! item's columns, feeds and matches are then read by row id. The listing is built so
+//! that every filter shape stays an index walk that stops after LIMIT rows on a million
+//! items: no tag filter walks `items_newest`; a `--tag` walks that topic's slice of
+//! `item_topics`, which carries the sort time; several `--any-tag` topics are walked
+//! side by side and merged (`UNION` with `ORDER BY`, which SQLite runs as a merge).
 //! Rendering the rows (JSON, CSV, feeds) is left to the callers.
 
 use rusqlite::types::Value;
-use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params_from_iter};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params_from_iter};
 
 use super::{Store, StoreError, from_secs, sql_err};
 use crate::model::{ContentHash, Field, ItemFilter, ItemView, TagMatch};
@@ -28,37 +31,24 @@ impl Store {
         let Some(plan) = Plan::build(&self.conn, filter).map_err(fail)? else {
             return Ok(());
         };
-        // While this statement is active the connection stays in one read transaction,
-        // so the per-item lookups below see the same snapshot as the listing.
+        // While the listing is active the connection stays in one read transaction, so
+        // the per-item lookups below see the same snapshot as the listing.
         let mut listing = self.conn.prepare_cached(&plan.sql).map_err(fail)?;
-        let mut feeds = self
-            .conn
-            .prepare_cached(
-                "SELECT DISTINCT f.name FROM item_sources s JOIN feeds f ON f.id = s.feed_id
-                 WHERE s.item_id = ?1 ORDER BY f.name",
-            )
-            .map_err(fail)?;
-        let mut matches = self
-            .conn
-            .prepare_cached(
-                "SELECT t.name, g.term, g.field, g.byte_offset
-                 FROM item_tags g JOIN topics t ON t.id = g.topic_id
-                 WHERE g.item_id = ?1
-                 ORDER BY t.name, g.field = 'text', g.byte_offset, g.term",
-            )
-            .map_err(fail)?;
+        let mut lookups = Lookups::prepare(&self.conn).map_err(fail)?;
         let mut rows = listing
             .query(params_from_iter(plan.params.iter()))
             .map_err(fail)?;
         while let Some(row) = rows.next().map_err(fail)? {
-            let view = item_view(row, &mut feeds, &mut matches).map_err(fail)?;
+            let id: i64 = row.get(1).map_err(fail)?;
+            let view = lookups.item(id).map_err(fail)?;
             each(view)?;
         }
         Ok(())
     }
 }
 
-/// The listing query for one filter, with its parameters in order.
+/// The listing query for one filter, with its parameters in order. It selects
+/// (sort_time, item id), newest first.
 struct Plan {
     sql: String,
     params: Vec<Value>,
@@ -66,7 +56,7 @@ struct Plan {
 
 impl Plan {
     /// `None` when the filter cannot match anything (an unknown `--tag`, no known
-    /// `--feed`, `--limit 0`), which also spares the query.
+    /// `--feed` or `--any-tag`, `--limit 0`), which also spares the query.
     fn build(conn: &Connection, filter: &ItemFilter) -> rusqlite::Result<Option<Plan>> {
         if filter.limit == Some(0) {
             return Ok(None);
@@ -92,44 +82,24 @@ impl Plan {
             return Ok(None);
         }
 
-        let driver = if all.len() > 1 {
+        // The topics whose item_topics slices drive the walk: one arm each.
+        let drivers = if !all.is_empty() {
             let rarest = rarest(conn, &all)?;
             all.retain(|id| *id != rarest);
-            Some(rarest)
-        } else if let Some(id) = all.pop() {
-            Some(id)
-        } else if any.len() == 1 {
-            any.pop()
+            vec![rarest]
         } else {
-            None
+            std::mem::take(&mut any)
         };
 
-        let mut sql = String::from(
-            "SELECT i.id, i.uid, i.title, i.link, i.published, i.first_seen, i.content_hash,
-                    i.authors, i.categories, i.text, i.html",
-        );
+        // Conditions every arm shares; `{t}` is the sort-time column of the arm.
         let mut conds: Vec<String> = Vec::new();
         let mut params: Vec<Value> = Vec::new();
-        let (time_col, order) = match driver {
-            Some(topic) => {
-                // CROSS JOIN fixes the loop order: walk the topic's (sort_time, item)
-                // index backwards and stop after LIMIT rows.
-                sql.push_str(" FROM item_topics d CROSS JOIN items i ON i.id = d.item_id");
-                conds.push("d.topic_id = ?".into());
-                params.push(Value::Integer(topic));
-                ("d.sort_time", "d.sort_time DESC, d.item_id DESC")
-            }
-            None => {
-                sql.push_str(" FROM items i");
-                ("i.sort_time", "i.sort_time DESC, i.id DESC")
-            }
-        };
         if let Some(since) = filter.since {
-            conds.push(format!("{time_col} >= ?"));
+            conds.push("{t} >= ?".into());
             params.push(Value::Integer(ceil_secs(since)));
         }
         if let Some(until) = filter.until {
-            conds.push(format!("{time_col} < ?"));
+            conds.push("{t} < ?".into());
             params.push(Value::Integer(ceil_secs(until)));
         }
         for topic in all {
@@ -142,19 +112,11 @@ impl Plan {
             params.push(Value::Integer(topic));
         }
         if !any.is_empty() {
-            let marks = placeholders(any.len());
-            if driver.is_some() {
-                conds.push(format!(
-                    "EXISTS (SELECT 1 FROM item_topics t WHERE t.topic_id IN ({marks})
-                             AND t.sort_time = i.sort_time AND t.item_id = i.id)"
-                ));
-            } else {
-                // Left to the planner: it may collect the topics' items and sort them,
-                // or walk items newest first and probe.
-                conds.push(format!(
-                    "i.id IN (SELECT t.item_id FROM item_topics t WHERE t.topic_id IN ({marks}))"
-                ));
-            }
+            conds.push(format!(
+                "EXISTS (SELECT 1 FROM item_topics t WHERE t.topic_id IN ({})
+                         AND t.sort_time = i.sort_time AND t.item_id = i.id)",
+                placeholders(any.len())
+            ));
             params.extend(any.into_iter().map(Value::Integer));
         }
         if !feeds.is_empty() {
@@ -176,18 +138,49 @@ impl Plan {
             params.push(Value::Text(needle.clone()));
             params.push(Value::Text(needle));
         }
-        if !conds.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conds.join(" AND "));
+
+        let mut sql = String::new();
+        let mut all_params = Vec::new();
+        if drivers.is_empty() {
+            sql.push_str("SELECT i.sort_time, i.id FROM items i");
+            push_where(&mut sql, &conds, "i.sort_time", None);
+            all_params = params;
+        } else {
+            for (n, topic) in drivers.iter().enumerate() {
+                if n > 0 {
+                    sql.push_str(" UNION ");
+                }
+                // CROSS JOIN fixes the loop order: walk the topic's (sort_time, item)
+                // index backwards, visiting items only to check the other filters.
+                sql.push_str(
+                    "SELECT d.sort_time, d.item_id FROM item_topics d
+                     CROSS JOIN items i ON i.id = d.item_id",
+                );
+                push_where(&mut sql, &conds, "d.sort_time", Some("d.topic_id = ?"));
+                all_params.push(Value::Integer(*topic));
+                all_params.extend(params.iter().cloned());
+            }
         }
-        sql.push_str(" ORDER BY ");
-        sql.push_str(order);
-        sql.push_str(" LIMIT ?");
+        sql.push_str(" ORDER BY 1 DESC, 2 DESC LIMIT ?");
         let limit = filter
             .limit
             .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-        params.push(Value::Integer(limit));
-        Ok(Some(Plan { sql, params }))
+        all_params.push(Value::Integer(limit));
+        Ok(Some(Plan {
+            sql,
+            params: all_params,
+        }))
+    }
+}
+
+/// Appends ` WHERE first AND conds...`, with `{t}` in each condition replaced by the
+/// arm's sort-time column.
+fn push_where(sql: &mut String, conds: &[String], time_col: &str, first: Option<&str>) {
+    let mut parts: Vec<String> = first.map(str::to_string).into_iter().collect();
+    parts.extend(conds.iter().map(|c| c.replace("{t}", time_col)));
+    if !parts.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&parts.join(" AND "));
     }
 }
 
@@ -235,44 +228,72 @@ fn ceil_secs(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
 }
 
-fn item_view(
-    row: &Row<'_>,
-    feeds: &mut CachedStatement<'_>,
-    matches: &mut CachedStatement<'_>,
-) -> rusqlite::Result<ItemView> {
-    let id: i64 = row.get(0)?;
-    let feeds = feeds
-        .query_map([id], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let matches = matches
-        .query_map([id], |r| {
-            Ok(TagMatch {
-                topic: r.get(0)?,
-                term: r.get(1)?,
-                field: Field::parse(&r.get::<_, String>(2)?).unwrap_or(Field::Text),
-                offset: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+/// The per-item statements, prepared once per listing.
+struct Lookups<'c> {
+    item: CachedStatement<'c>,
+    feeds: CachedStatement<'c>,
+    matches: CachedStatement<'c>,
+}
+
+impl<'c> Lookups<'c> {
+    fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Lookups {
+            item: conn.prepare_cached(
+                "SELECT uid, title, link, published, first_seen, content_hash, authors,
+                        categories, text, html
+                 FROM items WHERE id = ?1",
+            )?,
+            feeds: conn.prepare_cached(
+                "SELECT DISTINCT f.name FROM item_sources s JOIN feeds f ON f.id = s.feed_id
+                 WHERE s.item_id = ?1 ORDER BY f.name",
+            )?,
+            matches: conn.prepare_cached(
+                "SELECT t.name, g.term, g.field, g.byte_offset
+                 FROM item_tags g JOIN topics t ON t.id = g.topic_id
+                 WHERE g.item_id = ?1
+                 ORDER BY t.name, g.field = 'text', g.byte_offset, g.term",
+            )?,
+        })
+    }
+
+    fn item(&mut self, id: i64) -> rusqlite::Result<ItemView> {
+        let feeds = self
+            .feeds
+            .query_map([id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let matches = self
+            .matches
+            .query_map([id], |r| {
+                Ok(TagMatch {
+                    topic: r.get(0)?,
+                    term: r.get(1)?,
+                    field: Field::parse(&r.get::<_, String>(2)?).unwrap_or(Field::Text),
+                    offset: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // Matches come sorted by topic, so equal names are adjacent.
+        let mut tags: Vec<String> = matches.iter().map(|m| m.topic.clone()).collect();
+        tags.dedup();
+        self.item.query_row([id], |row| {
+            let hash: Vec<u8> = row.get(5)?;
+            Ok(ItemView {
+                id: row.get(0)?,
+                title: row.get(1)?,
+                link: row.get(2)?,
+                published: row.get::<_, Option<i64>>(3)?.and_then(from_secs),
+                first_seen: from_secs(row.get(4)?).unwrap_or(chrono::DateTime::UNIX_EPOCH),
+                feeds,
+                tags,
+                matches,
+                authors: json_list(&row.get::<_, String>(6)?),
+                categories: json_list(&row.get::<_, String>(7)?),
+                content_hash: hex(&hash),
+                text: row.get(8)?,
+                html: row.get(9)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    // Matches come sorted by topic, so equal names are adjacent.
-    let mut tags: Vec<String> = matches.iter().map(|m| m.topic.clone()).collect();
-    tags.dedup();
-    let hash: Vec<u8> = row.get(6)?;
-    Ok(ItemView {
-        id: row.get(1)?,
-        title: row.get(2)?,
-        link: row.get(3)?,
-        published: row.get::<_, Option<i64>>(4)?.and_then(from_secs),
-        first_seen: from_secs(row.get(5)?).unwrap_or(chrono::DateTime::UNIX_EPOCH),
-        feeds,
-        tags,
-        matches,
-        authors: json_list(&row.get::<_, String>(7)?),
-        categories: json_list(&row.get::<_, String>(8)?),
-        content_hash: hex(&hash),
-        text: row.get(9)?,
-        html: row.get(10)?,
-    })
+        })
+    }
 }
 
 /// A stored JSON list; anything unreadable shows as empty rather than failing the listing.
@@ -362,6 +383,24 @@ mod tests {
                     ..Default::default()
                 },
                 vec!["t3", "t2", "t1"],
+            ),
+            (
+                "any tag in feed",
+                ItemFilter {
+                    tags_any: s(&["x", "y"]),
+                    feeds: s(&["a"]),
+                    ..Default::default()
+                },
+                vec!["t3", "t1"],
+            ),
+            (
+                "any tag in window",
+                ItemFilter {
+                    tags_any: s(&["x", "y"]),
+                    until: Some(at(300)),
+                    ..Default::default()
+                },
+                vec!["t2", "t1"],
             ),
             (
                 "any with unknown",
