@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, MatchKind, StartKind, dfa, nfa};
 
 use crate::config::TopicSpec;
 use crate::model::{Field, TagMatch};
@@ -86,8 +87,45 @@ impl Topic {
 pub struct Watchlist {
     topics: Vec<Topic>,
     patterns: Vec<Pattern>,
-    automaton: Option<AhoCorasick>,
+    matcher: Option<Matcher>,
     fingerprint: String,
+}
+
+/// The compiled automaton. A DFA is the fastest to search (one table lookup per byte) but its
+/// size grows with the alphabet times the states, so very large watchlists use the
+/// contiguous NFA instead.
+#[derive(Debug, Clone)]
+enum Matcher {
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
+}
+
+/// Largest total length of folded terms compiled into a DFA (about 10,000 CJK terms of 3
+/// characters; the DFA then takes some tens of MB).
+const DFA_MAX_PATTERN_BYTES: usize = 100_000;
+
+/// Reports `(pattern, start, end)` for every occurrence of every pattern, overlapping ones
+/// included. A hand-written loop over the automaton, because the general overlapping
+/// iterator costs several times more per byte.
+fn scan<A: Automaton>(aut: &A, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    for (i, &b) in hay.iter().enumerate() {
+        sid = aut.next_state(Anchored::No, sid, b);
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                for k in 0..aut.match_len(sid) {
+                    let pid = aut.match_pattern(sid, k);
+                    let len = aut.pattern_len(pid);
+                    found(pid.as_usize(), i + 1 - len, i + 1);
+                }
+            }
+        }
+    }
 }
 
 /// A term occurrence that survived the boundary check, in folded coordinates.
@@ -235,10 +273,10 @@ impl Watchlist {
             });
         }
 
-        let automaton = if texts.is_empty() {
+        let matcher = if texts.is_empty() {
             None
         } else {
-            Some(build_automaton(&texts).map_err(|e| {
+            Some(build_matcher(&texts).map_err(|e| {
                 bad(
                     checked.first().map_or("", |c| c.name.as_str()),
                     format!("the watchlist could not be compiled: {e}"),
@@ -248,7 +286,7 @@ impl Watchlist {
         Ok(Watchlist {
             topics: compiled,
             patterns,
-            automaton,
+            matcher,
             fingerprint: fingerprint_of(&checked),
         })
     }
@@ -280,14 +318,14 @@ impl Watchlist {
     /// its terms is returned (at most [`MAX_MATCHES_PER_FIELD`] per field), sorted by topic,
     /// field and offset.
     pub fn tag(&self, title: &str, text: &str) -> Vec<TagMatch> {
-        let Some(automaton) = &self.automaton else {
+        let Some(matcher) = &self.matcher else {
             return Vec::new();
         };
         let title_folded = fold_with_map(title);
         let text_folded = fold_with_map(text);
         let mut hits = Vec::new();
-        self.collect(automaton, &title_folded, Field::Title, &mut hits);
-        self.collect(automaton, &text_folded, Field::Text, &mut hits);
+        self.collect(matcher, &title_folded, Field::Title, &mut hits);
+        self.collect(matcher, &text_folded, Field::Text, &mut hits);
         if hits.is_empty() {
             return Vec::new();
         }
@@ -346,27 +384,27 @@ impl Watchlist {
         out
     }
 
-    fn collect(&self, automaton: &AhoCorasick, folded: &Folded, field: Field, hits: &mut Vec<Hit>) {
+    fn collect(&self, matcher: &Matcher, folded: &Folded, field: Field, hits: &mut Vec<Hit>) {
         let text = folded.text.as_str();
-        for m in automaton.find_overlapping_iter(text) {
-            let Some(p) = self.patterns.get(m.pattern().as_usize()) else {
-                continue;
+        let found = |pattern: usize, start: usize, end: usize| {
+            let Some(p) = self.patterns.get(pattern) else {
+                return;
             };
             if p.boundary_before
                 && text
-                    .get(..m.start())
+                    .get(..start)
                     .and_then(|s| s.chars().next_back())
                     .is_some_and(is_word_char)
             {
-                continue;
+                return;
             }
             if p.boundary_after
                 && text
-                    .get(m.end()..)
+                    .get(end..)
                     .and_then(|s| s.chars().next())
                     .is_some_and(is_word_char)
             {
-                continue;
+                return;
             }
             for u in &p.uses {
                 if self
@@ -378,11 +416,15 @@ impl Watchlist {
                         topic: u.topic,
                         role: u.role,
                         field,
-                        start: m.start(),
-                        end: m.end(),
+                        start,
+                        end,
                     });
                 }
             }
+        };
+        match matcher {
+            Matcher::Dfa(a) => scan(a, text.as_bytes(), found),
+            Matcher::Nfa(a) => scan(a, text.as_bytes(), found),
         }
     }
 }
@@ -404,22 +446,23 @@ fn explain(
     })
 }
 
-/// Few patterns: a DFA, the fastest search. Many: the DFA would take too much memory to
-/// build, so the contiguous NFA (aho-corasick's own choice) takes over.
-fn build_automaton(texts: &[String]) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    let mut builder = AhoCorasick::builder();
-    builder.match_kind(MatchKind::Standard);
+fn build_matcher(texts: &[String]) -> Result<Matcher, aho_corasick::BuildError> {
     let total: usize = texts.iter().map(String::len).sum();
-    if total <= 200_000 {
-        if let Ok(ac) = builder
-            .clone()
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(texts)
-        {
-            return Ok(ac);
+    if total <= DFA_MAX_PATTERN_BYTES {
+        let built = dfa::DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
+            .build(texts);
+        if let Ok(d) = built {
+            return Ok(Matcher::Dfa(d));
         }
     }
-    builder.build(texts)
+    nfa::contiguous::NFA::builder()
+        .match_kind(MatchKind::Standard)
+        .prefilter(false)
+        .build(texts)
+        .map(Matcher::Nfa)
 }
 
 fn fingerprint_of(topics: &[Checked]) -> String {
