@@ -21,7 +21,7 @@ use aho_corasick::{Anchored, MatchKind, StartKind, dfa, nfa};
 
 use crate::config::TopicSpec;
 use crate::model::{Field, TagMatch};
-use crate::text::fold::{FOLD_VERSION, Folded, fold, fold_with_map};
+use crate::text::fold::{FOLD_VERSION, Folded, StartFilter, fold, fold_with_map};
 
 /// At most this many occurrences are reported per topic and field; an item that repeats a
 /// term hundreds of times is tagged all the same, and the explanation stays readable.
@@ -88,12 +88,13 @@ pub struct Watchlist {
     topics: Vec<Topic>,
     patterns: Vec<Pattern>,
     matcher: Option<Matcher>,
+    starts: StartFilter,
     fingerprint: String,
 }
 
-/// The compiled automaton. A DFA is the fastest to search (one table lookup per byte) but its
-/// size grows with the alphabet times the states, so very large watchlists use the
-/// contiguous NFA instead.
+/// The compiled automaton, searched anchored at candidate positions only. A DFA is the
+/// fastest to walk (one table lookup per byte) but its size grows with the alphabet times
+/// the states, so very large watchlists use the more compact contiguous NFA instead.
 #[derive(Debug, Clone)]
 enum Matcher {
     Dfa(dfa::DFA),
@@ -104,24 +105,33 @@ enum Matcher {
 /// characters; the DFA then takes some tens of MB).
 const DFA_MAX_PATTERN_BYTES: usize = 100_000;
 
-/// Reports `(pattern, start, end)` for every occurrence of every pattern, overlapping ones
-/// included. A hand-written loop over the automaton, because the general overlapping
-/// iterator costs several times more per byte.
-fn scan<A: Automaton>(aut: &A, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
-    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+/// Reports `(pattern, start, end)` for every term that starts exactly at `start`.
+fn walk<A: Automaton>(
+    aut: &A,
+    hay: &[u8],
+    start: usize,
+    found: &mut impl FnMut(usize, usize, usize),
+) {
+    let Ok(mut sid) = aut.start_state(Anchored::Yes) else {
         return;
     };
-    for (i, &b) in hay.iter().enumerate() {
-        sid = aut.next_state(Anchored::No, sid, b);
+    let Some(rest) = hay.get(start..) else {
+        return;
+    };
+    for (k, &b) in rest.iter().enumerate() {
+        sid = aut.next_state(Anchored::Yes, sid, b);
         if aut.is_special(sid) {
             if aut.is_dead(sid) {
                 return;
             }
             if aut.is_match(sid) {
-                for k in 0..aut.match_len(sid) {
-                    let pid = aut.match_pattern(sid, k);
-                    let len = aut.pattern_len(pid);
-                    found(pid.as_usize(), i + 1 - len, i + 1);
+                let end = start + k + 1;
+                for m in 0..aut.match_len(sid) {
+                    let pid = aut.match_pattern(sid, m);
+                    // A state also reports the terms that end here but start later.
+                    if end - aut.pattern_len(pid) == start {
+                        found(pid.as_usize(), start, end);
+                    }
                 }
             }
         }
@@ -233,7 +243,11 @@ impl Watchlist {
             if let Some(first) = seen.insert(spec.name.as_str(), i) {
                 return Err(bad(
                     &spec.name,
-                    format!("the name is used twice (topics #{} and #{})", first + 1, i + 1),
+                    format!(
+                        "the name is used twice (topics #{} and #{})",
+                        first + 1,
+                        i + 1
+                    ),
                 ));
             }
             checked.push(check(spec)?);
@@ -287,6 +301,7 @@ impl Watchlist {
             topics: compiled,
             patterns,
             matcher,
+            starts: StartFilter::new(&texts),
             fingerprint: fingerprint_of(&checked),
         })
     }
@@ -334,7 +349,9 @@ impl Watchlist {
         let mut out = Vec::new();
         let mut all_seen: Vec<u32> = Vec::new();
         for group in hits.chunk_by(|a, b| a.topic == b.topic) {
-            let Some(topic) = group.first().and_then(|h| self.topics.get(h.topic as usize))
+            let Some(topic) = group
+                .first()
+                .and_then(|h| self.topics.get(h.topic as usize))
             else {
                 continue;
             };
@@ -386,7 +403,7 @@ impl Watchlist {
 
     fn collect(&self, matcher: &Matcher, folded: &Folded, field: Field, hits: &mut Vec<Hit>) {
         let text = folded.text.as_str();
-        let found = |pattern: usize, start: usize, end: usize| {
+        let mut found = |pattern: usize, start: usize, end: usize| {
             let Some(p) = self.patterns.get(pattern) else {
                 return;
             };
@@ -422,10 +439,11 @@ impl Watchlist {
                 }
             }
         };
-        match matcher {
-            Matcher::Dfa(a) => scan(a, text.as_bytes(), found),
-            Matcher::Nfa(a) => scan(a, text.as_bytes(), found),
-        }
+        let hay = text.as_bytes();
+        self.starts.candidates(text, |at| match matcher {
+            Matcher::Dfa(a) => walk(a, hay, at, &mut found),
+            Matcher::Nfa(a) => walk(a, hay, at, &mut found),
+        });
     }
 }
 
@@ -451,7 +469,7 @@ fn build_matcher(texts: &[String]) -> Result<Matcher, aho_corasick::BuildError> 
     if total <= DFA_MAX_PATTERN_BYTES {
         let built = dfa::DFA::builder()
             .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
+            .start_kind(StartKind::Anchored)
             .prefilter(false)
             .build(texts);
         if let Ok(d) = built {
@@ -564,9 +582,9 @@ mod tests {
                 Some("gt") => Some('>'),
                 Some("quot") => Some('"'),
                 Some("nbsp") => Some('\u{a0}'),
-                Some(e) if e.starts_with("#x") => {
-                    u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32)
-                }
+                Some(e) if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
                 Some(e) if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -622,25 +640,117 @@ mod tests {
         }
     }
 
+    /// A named case: topics, title, text and the topics expected to tag.
+    type Case<'a> = (&'a str, Vec<TopicSpec>, &'a str, &'a str, &'a [&'a str]);
+
     #[test]
     fn variants_of_a_term_are_tagged() {
-        // (case, topics, title, text, expected topics)
-        let cases: &[(&str, Vec<TopicSpec>, &str, &str, &[&str])] = &[
-            ("traditional", vec![topic("美俄关系")], "", "談美俄關係。", &["美俄关系"]),
-            ("traditional title", vec![topic("乌克兰")], "烏克蘭局勢", "", &["乌克兰"]),
-            ("full-width latin", vec![topic("NATO")], "", "ＮＡＴＯ峰会", &["NATO"]),
-            ("full-width digits", vec![topic("G7")], "", "Ｇ７峰会召开", &["G7"]),
-            ("full-width term", vec![topic("Ｇ７")], "", "the G7 met", &["Ｇ７"]),
-            ("zero-width inside", vec![topic("特朗普")], "", "特\u{200B}朗普说", &["特朗普"]),
-            ("soft hyphen inside", vec![topic("Russia")], "", "Rus\u{AD}sia", &["Russia"]),
-            ("entity-split", vec![topic("美俄关系")], "", &strip("美&#20420;关系"), &["美俄关系"]),
-            ("markup-split", vec![topic("和平谈判")], "", &strip("和平<b>谈判</b>"), &["和平谈判"]),
-            ("cdata-split", vec![topic("三方会晤")], "", &strip("三方<![CDATA[会晤]]>"), &["三方会晤"]),
-            ("escaped close tag", vec![topic("白宫")], "", &strip("白<strong>宫<\\/strong>"), &["白宫"]),
-            ("overlapping topics", vec![topic("美俄"), topic("美俄关系")], "", "美俄关系", &["美俄", "美俄关系"]),
-            ("regional name not an alias by default", vec![topic("特朗普")], "", "川普表示", &[]),
-            ("regional name as alias", vec![with_terms("特朗普", &["特朗普", "川普"])], "", "川普表示", &["特朗普"]),
-            ("mixed term", vec![topic("G7峰会")], "", "Ｇ７峰會开幕", &["G7峰会"]),
+        let cases: &[Case] = &[
+            (
+                "traditional",
+                vec![topic("美俄关系")],
+                "",
+                "談美俄關係。",
+                &["美俄关系"],
+            ),
+            (
+                "traditional title",
+                vec![topic("乌克兰")],
+                "烏克蘭局勢",
+                "",
+                &["乌克兰"],
+            ),
+            (
+                "full-width latin",
+                vec![topic("NATO")],
+                "",
+                "ＮＡＴＯ峰会",
+                &["NATO"],
+            ),
+            (
+                "full-width digits",
+                vec![topic("G7")],
+                "",
+                "Ｇ７峰会召开",
+                &["G7"],
+            ),
+            (
+                "full-width term",
+                vec![topic("Ｇ７")],
+                "",
+                "the G7 met",
+                &["Ｇ７"],
+            ),
+            (
+                "zero-width inside",
+                vec![topic("特朗普")],
+                "",
+                "特\u{200B}朗普说",
+                &["特朗普"],
+            ),
+            (
+                "soft hyphen inside",
+                vec![topic("Russia")],
+                "",
+                "Rus\u{AD}sia",
+                &["Russia"],
+            ),
+            (
+                "entity-split",
+                vec![topic("美俄关系")],
+                "",
+                &strip("美&#20420;关系"),
+                &["美俄关系"],
+            ),
+            (
+                "markup-split",
+                vec![topic("和平谈判")],
+                "",
+                &strip("和平<b>谈判</b>"),
+                &["和平谈判"],
+            ),
+            (
+                "cdata-split",
+                vec![topic("三方会晤")],
+                "",
+                &strip("三方<![CDATA[会晤]]>"),
+                &["三方会晤"],
+            ),
+            (
+                "escaped close tag",
+                vec![topic("白宫")],
+                "",
+                &strip("白<strong>宫<\\/strong>"),
+                &["白宫"],
+            ),
+            (
+                "overlapping topics",
+                vec![topic("美俄"), topic("美俄关系")],
+                "",
+                "美俄关系",
+                &["美俄", "美俄关系"],
+            ),
+            (
+                "regional name not an alias by default",
+                vec![topic("特朗普")],
+                "",
+                "川普表示",
+                &[],
+            ),
+            (
+                "regional name as alias",
+                vec![with_terms("特朗普", &["特朗普", "川普"])],
+                "",
+                "川普表示",
+                &["特朗普"],
+            ),
+            (
+                "mixed term",
+                vec![topic("G7峰会")],
+                "",
+                "Ｇ７峰會开幕",
+                &["G7峰会"],
+            ),
         ];
         for (name, topics, title, text, want) in cases {
             let w = Watchlist::new(topics).unwrap();
@@ -651,19 +761,39 @@ mod tests {
     #[test]
     fn latin_terms_match_at_word_boundaries() {
         let cases: &[(&str, &str, &str, bool)] = &[
-            ("inside a longer word", "Iran", "Tirana is the capital", false),
+            (
+                "inside a longer word",
+                "Iran",
+                "Tirana is the capital",
+                false,
+            ),
             ("prefix of a longer word", "Iran", "Iranian oil", false),
             ("whole word", "Iran", "talks with Iran today", true),
             ("possessive", "NATO", "NATO's summit", true),
             ("curly possessive", "NATO", "NATO’s summit", true),
             ("after a CJK character", "Trump", "特朗普Trump", true),
             ("before a CJK character", "Trump", "Trump表示", true),
-            ("hyphenated phrase", "US-Russia relations", "on US-Russia relations.", true),
+            (
+                "hyphenated phrase",
+                "US-Russia relations",
+                "on US-Russia relations.",
+                true,
+            ),
             ("digits", "G7", "the G77 group", false),
             ("full-width neighbours", "G7", "（Ｇ７）", true),
-            ("mixed term needs its latin boundary", "G7峰会", "XG7峰会", false),
+            (
+                "mixed term needs its latin boundary",
+                "G7峰会",
+                "XG7峰会",
+                false,
+            ),
             ("cyrillic", "Путин", "Путина", false),
-            ("cjk term inside cjk text", "普京", "俄罗斯总统普京表示", true),
+            (
+                "cjk term inside cjk text",
+                "普京",
+                "俄罗斯总统普京表示",
+                true,
+            ),
         ];
         for (name, term, text, want) in cases {
             let w = Watchlist::new(&[topic(term)]).unwrap();
@@ -687,14 +817,50 @@ mod tests {
         };
         let cases: &[(&str, &TopicSpec, &str, &str, bool)] = &[
             ("all term missing", &needs_russia, "", "美国制裁伊朗", false),
-            ("all term present", &needs_russia, "", "美国制裁俄罗斯", true),
-            ("all term in the other field", &needs_russia, "俄罗斯", "美国制裁", true),
-            ("all term only is not enough", &needs_russia, "", "俄罗斯", false),
+            (
+                "all term present",
+                &needs_russia,
+                "",
+                "美国制裁俄罗斯",
+                true,
+            ),
+            (
+                "all term in the other field",
+                &needs_russia,
+                "俄罗斯",
+                "美国制裁",
+                true,
+            ),
+            (
+                "all term only is not enough",
+                &needs_russia,
+                "",
+                "俄罗斯",
+                false,
+            ),
             ("none term absent", &not_sports, "", "普京会见", true),
             ("none term present", &not_sports, "", "普京观看足球", false),
-            ("none term in the other field", &not_sports, "普京", "足球", false),
-            ("title-only topic in title", &title_only, "白宫声明", "", true),
-            ("title-only topic in text", &title_only, "", "白宫声明", false),
+            (
+                "none term in the other field",
+                &not_sports,
+                "普京",
+                "足球",
+                false,
+            ),
+            (
+                "title-only topic in title",
+                &title_only,
+                "白宫声明",
+                "",
+                true,
+            ),
+            (
+                "title-only topic in text",
+                &title_only,
+                "",
+                "白宫声明",
+                false,
+            ),
         ];
         for (name, spec, title, text, want) in cases {
             let w = Watchlist::new(std::slice::from_ref(*spec)).unwrap();
@@ -742,17 +908,31 @@ mod tests {
     fn invalid_topics_are_errors_naming_the_topic() {
         let cases: &[(&str, Vec<TopicSpec>, &str)] = &[
             ("empty name", vec![topic("a"), topic(" ")], "#2"),
-            ("empty term", vec![with_terms("伊朗", &["伊朗", ""])], "伊朗"),
+            (
+                "empty term",
+                vec![with_terms("伊朗", &["伊朗", ""])],
+                "伊朗",
+            ),
             ("duplicate name", vec![topic("伊朗"), topic("伊朗")], "伊朗"),
-            ("term folds to nothing", vec![with_terms("零宽", &["\u{200B}"])], "零宽"),
+            (
+                "term folds to nothing",
+                vec![with_terms("零宽", &["\u{200B}"])],
+                "零宽",
+            ),
             (
                 "empty all term",
-                vec![TopicSpec { all: strings(&[""]), ..topic("美国") }],
+                vec![TopicSpec {
+                    all: strings(&[""]),
+                    ..topic("美国")
+                }],
                 "美国",
             ),
             (
                 "none term folds to nothing",
-                vec![TopicSpec { none: strings(&["\u{AD}"]), ..topic("美国") }],
+                vec![TopicSpec {
+                    none: strings(&["\u{AD}"]),
+                    ..topic("美国")
+                }],
                 "美国",
             ),
         ];
@@ -777,10 +957,41 @@ mod tests {
     }
 
     const FRAGMENTS: &[&str] = &[
-        "特朗普", "普京", "白宫", "乌克兰", "俄罗斯", "美俄关系", "和平谈判", "三方会晤",
-        "美国制裁", "地缘政治冲突", "总统", "表示", "会议", "经济", "发展", "问题", "，", "。",
-        "“", "”", " ", "NATO", "Iran", "Tirana", "的", "在", "对", "与", "这个", "国家",
-        "头发", "后来", "里面", "历史", "时间",
+        "特朗普",
+        "普京",
+        "白宫",
+        "乌克兰",
+        "俄罗斯",
+        "美俄关系",
+        "和平谈判",
+        "三方会晤",
+        "美国制裁",
+        "地缘政治冲突",
+        "总统",
+        "表示",
+        "会议",
+        "经济",
+        "发展",
+        "问题",
+        "，",
+        "。",
+        "“",
+        "”",
+        " ",
+        "NATO",
+        "Iran",
+        "Tirana",
+        "的",
+        "在",
+        "对",
+        "与",
+        "这个",
+        "国家",
+        "头发",
+        "后来",
+        "里面",
+        "历史",
+        "时间",
     ];
 
     fn news_text() -> impl Strategy<Value = String> {
@@ -790,7 +1001,52 @@ mod tests {
     /// Noise a feed might add: full-width forms and zero-width characters.
     const NOISE: &[&str] = &["", "\u{200B}", "\u{AD}", "Ｇ", "ｎａｔｏ", "關係", "，"];
 
+    const SMALL_ALPHABET: &[&str] = &["美", "俄", "关", "系", "a", "b", " ", "'"];
+
+    fn small_string(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(SMALL_ALPHABET), 1..=max)
+            .prop_map(|v| v.concat())
+    }
+
     proptest! {
+        /// The start filter and anchored walks find exactly what a plain overlapping
+        /// Aho-Corasick search finds.
+        #[test]
+        fn matcher_finds_every_overlapping_occurrence(
+            terms in prop::collection::btree_set(small_string(3), 1..12),
+            text in small_string(60),
+        ) {
+            let terms: Vec<String> = terms.into_iter()
+                .filter(|t| !t.trim().is_empty() && fold(t).trim() == t.as_str())
+                .collect();
+            prop_assume!(!terms.is_empty());
+            let specs: Vec<TopicSpec> = terms.iter().map(|t| topic(t)).collect();
+            let w = Watchlist::new(&specs).unwrap();
+            let folded = fold_with_map(&text);
+            let mut ours = Vec::new();
+            if let Some(m) = &w.matcher {
+                w.collect(m, &folded, Field::Text, &mut ours);
+            }
+            let mut ours: Vec<(usize, usize, usize)> =
+                ours.iter().map(|h| (h.topic as usize, h.start, h.end)).collect();
+            ours.sort();
+            let plain = aho_corasick::AhoCorasick::new(&terms).unwrap();
+            let mut want: Vec<(usize, usize, usize)> = plain
+                .find_overlapping_iter(&folded.text)
+                .filter(|m| {
+                    let p = &w.patterns[m.pattern().as_usize()];
+                    let before = folded.text[..m.start()].chars().next_back();
+                    let after = folded.text[m.end()..].chars().next();
+                    let blocked_before = p.boundary_before && before.is_some_and(is_word_char);
+                    let blocked_after = p.boundary_after && after.is_some_and(is_word_char);
+                    !blocked_before && !blocked_after
+                })
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+                .collect();
+            want.sort();
+            prop_assert_eq!(ours, want);
+        }
+
         #[test]
         fn traditional_form_gets_the_same_topics(text in news_text()) {
             let w = Watchlist::new(
