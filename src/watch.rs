@@ -1,11 +1,14 @@
 //! The compiled watchlist: topics in, explained tags out.
 //!
-//! Every topic's terms (`terms`, `all` and `none`) are folded once and compiled together into
-//! one Aho-Corasick automaton, so tagging an item costs one pass over its folded title and
-//! one over its folded text however many topics there are. The search reports overlapping
-//! matches, so 美俄 and 美俄关系 are both found in the same place. CJK terms match anywhere;
-//! a term that starts or ends with a Latin (or other cased-script) letter or a digit must
-//! meet a word boundary there, so "Iran" does not tag "Tirana" while "NATO" tags "NATO's".
+//! Every topic's terms (`terms`, `all` and `none`) are folded once, identical folded terms
+//! shared, and compiled together into one Aho-Corasick automaton. Tagging an item is one
+//! pass over its folded title and one over its folded text: a small start filter picks the
+//! positions where some term may begin, and the automaton is walked, anchored, only there.
+//! The cost per byte thus barely depends on the number of topics. Every occurrence is
+//! reported, overlapping ones included, so 美俄 and 美俄关系 are both found. CJK terms match
+//! anywhere; a term that starts or ends with a Latin (or other spaced-script) letter or a
+//! digit must meet a word boundary there, so "Iran" does not tag "Tirana" while "NATO" tags
+//! "NATO's".
 //!
 //! Each tag is explained: the term as written in the source (mapped back through
 //! [`crate::text::fold::Folded`]), the field and the byte offset in that field's plain text.

@@ -418,9 +418,9 @@ fn normalize_unit(out: &mut Builder, s: &str, unit: Range<usize>, scratch: &mut 
 /// leftmost-longest like zhconv does, with every target already converted as far as it goes
 /// (the table maps 薴 to 苧 and 苧 to 苎; folding must be idempotent).
 ///
-/// Simplified text, the usual case, holds few characters that start a table entry (about
-/// one in thirty), so the text is scanned for those with a bitset and the automaton runs,
-/// anchored, only there.
+/// Simplified text, the usual case, holds few places where an entry may start (a
+/// Traditional character, or the first two characters of a phrase entry), so a
+/// [`StartFilter`] finds those and the automaton runs, anchored, only there.
 struct Hans {
     automaton: dfa::DFA,
     targets: Vec<String>,
