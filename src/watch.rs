@@ -647,6 +647,20 @@ mod tests {
     type Case<'a> = (&'a str, Vec<TopicSpec>, &'a str, &'a str, &'a [&'a str]);
 
     #[test]
+    fn shared_seed_article_gets_all_ten_keywords() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/samples/seed-article.txt");
+        let Ok(raw) = std::fs::read_to_string(&path) else {
+            println!("skipped: ../shared not found");
+            return;
+        };
+        // Its body names 地缘政治冲突 only in the keyword line, which is part of the text.
+        let (title, text) = raw.split_once('\n').unwrap_or(("", raw.as_str()));
+        let got = tagged(&seed_watchlist(), title, &strip(text));
+        assert_eq!(got, set(&SEED_KEYWORDS));
+    }
+
+    #[test]
     fn variants_of_a_term_are_tagged() {
         let cases: &[Case] = &[
             (
