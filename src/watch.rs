@@ -89,6 +89,8 @@ impl Topic {
 #[derive(Debug, Clone, Default)]
 pub struct Watchlist {
     topics: Vec<Topic>,
+    /// Each topic's position in name order.
+    rank: Vec<u32>,
     patterns: Vec<Pattern>,
     matcher: Option<Matcher>,
     starts: StartFilter,
@@ -104,9 +106,10 @@ enum Matcher {
     Nfa(nfa::contiguous::NFA),
 }
 
-/// Largest total length of folded terms compiled into a DFA (about 10,000 CJK terms of 3
-/// characters; the DFA then takes some tens of MB).
-const DFA_MAX_PATTERN_BYTES: usize = 100_000;
+/// Largest total length of folded terms compiled into a DFA (about 2,000 CJK terms; the DFA
+/// then takes a few MB). Beyond it the NFA searches as fast here, since walks are short and
+/// start only at candidates, in far less memory.
+const DFA_MAX_PATTERN_BYTES: usize = 20_000;
 
 /// Reports `(pattern, start, end)` for every term that starts exactly at `start`.
 fn walk<A: Automaton>(
@@ -144,6 +147,8 @@ fn walk<A: Automaton>(
 /// A term occurrence that survived the boundary check, in folded coordinates.
 #[derive(Debug, Clone, Copy)]
 struct Hit {
+    /// The topic's position in name order: hits sort by it.
+    rank: u32,
     topic: u32,
     role: Role,
     field: Field,
@@ -300,8 +305,17 @@ impl Watchlist {
                 )
             })?)
         };
+        let mut by_name: Vec<usize> = (0..compiled.len()).collect();
+        by_name.sort_by(|&a, &b| compiled[a].name.cmp(&compiled[b].name));
+        let mut rank = vec![0u32; compiled.len()];
+        for (r, &t) in by_name.iter().enumerate() {
+            if let Some(slot) = rank.get_mut(t) {
+                *slot = u32::try_from(r).unwrap_or(u32::MAX);
+            }
+        }
         Ok(Watchlist {
             topics: compiled,
+            rank,
             patterns,
             matcher,
             starts: StartFilter::new(&texts),
@@ -347,7 +361,9 @@ impl Watchlist {
         if hits.is_empty() {
             return Vec::new();
         }
-        hits.sort_unstable_by_key(|h| (h.topic, h.field, h.start, h.end));
+        // Name order first, so the output comes out sorted without comparing strings: the map
+        // back to the source keeps the order of offsets.
+        hits.sort_unstable_by_key(|h| (h.rank, h.topic, h.field, h.start, h.end));
 
         let mut out = Vec::new();
         let mut all_seen: Vec<u32> = Vec::new();
@@ -382,7 +398,9 @@ impl Watchlist {
                 let field_start = out.len();
                 for h in field_hits.iter().filter(|h| h.role == Role::Term) {
                     if let Some(m) = explain(&topic.name, field, source, folded, h) {
-                        if out[field_start..].contains(&m) {
+                        // Two folded occurrences can come from one source span (㍿ holds
+                        // both 株式 and 会社): report it once.
+                        if out.len() > field_start && out.last() == Some(&m) {
                             continue;
                         }
                         out.push(m);
@@ -393,14 +411,6 @@ impl Watchlist {
                 }
             }
         }
-        out.sort_by(|a, b| {
-            (a.topic.as_str(), a.field, a.offset, a.term.len()).cmp(&(
-                b.topic.as_str(),
-                b.field,
-                b.offset,
-                b.term.len(),
-            ))
-        });
         out
     }
 
@@ -433,6 +443,7 @@ impl Watchlist {
                     .is_some_and(|t| t.searches(field))
                 {
                     hits.push(Hit {
+                        rank: self.rank.get(u.topic as usize).copied().unwrap_or(u32::MAX),
                         topic: u.topic,
                         role: u.role,
                         field,
