@@ -100,10 +100,21 @@ pub struct Watchlist {
 /// The compiled automaton, searched anchored at candidate positions only. A DFA is the
 /// fastest to walk (one table lookup per byte) but its size grows with the alphabet times
 /// the states, so very large watchlists use the more compact contiguous NFA instead.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Matcher {
     Dfa(dfa::DFA),
     Nfa(nfa::contiguous::NFA),
+}
+
+/// Names the kind and size only: the tables themselves can run to megabytes.
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, bytes) = match self {
+            Matcher::Dfa(a) => ("dfa", a.memory_usage()),
+            Matcher::Nfa(a) => ("nfa", a.memory_usage()),
+        };
+        write!(f, "Matcher({kind}, {bytes} bytes)")
+    }
 }
 
 /// Largest total length of folded terms compiled into a DFA (about 2,000 CJK terms; the DFA
@@ -1073,6 +1084,23 @@ mod tests {
                 .collect();
             want.sort();
             prop_assert_eq!(ours, want);
+        }
+
+        #[test]
+        fn any_text_tags_without_panics_and_with_valid_offsets(
+            title in any::<String>(),
+            text in any::<String>(),
+        ) {
+            let w = Watchlist::new(
+                &["特朗普", "NATO", "a", "é"].map(topic),
+            ).unwrap();
+            for m in w.tag(&title, &text) {
+                let field = if m.field == Field::Title { &title } else { &text };
+                prop_assert_eq!(
+                    field.get(m.offset..m.offset + m.term.len()),
+                    Some(m.term.as_str())
+                );
+            }
         }
 
         #[test]
