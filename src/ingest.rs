@@ -225,6 +225,9 @@ pub enum WriteError {
     /// The database refused it.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The commit of a group of refreshes failed; nothing of the group was written.
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// The writer thread is gone (shutting down, or it panicked).
     #[error("the database writer stopped before storing feed {feed:?}")]
     WriterGone {
@@ -235,8 +238,12 @@ pub enum WriteError {
 
 type WriteJob = (
     FeedRefresh,
-    oneshot::Sender<Result<RefreshStats, StoreError>>,
+    oneshot::Sender<Result<RefreshStats, WriteError>>,
 );
+
+/// At most this many refreshes share one commit: large enough to write the hot index
+/// pages once per group, small enough that a group stays a fraction of a second.
+const MAX_GROUP: usize = 64;
 
 /// The single database writer: a thread that owns the read-write connection and applies
 /// one refresh at a time, each in its own transaction.
@@ -255,10 +262,32 @@ impl StoreWriter {
         let handle = std::thread::Builder::new()
             .name("feedwatch-writer".into())
             .spawn(move || {
-                for (refresh, reply) in rx {
-                    let result = store.apply_refresh(&refresh);
-                    // The caller may have gone away (shutdown); the write still happened.
-                    let _ = reply.send(result);
+                while let Ok(first) = rx.recv() {
+                    // Group commit: whatever else is already waiting goes into the same
+                    // transaction, each refresh in its own savepoint.
+                    let mut jobs = vec![first];
+                    while jobs.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let (refreshes, replies): (Vec<FeedRefresh>, Vec<_>) = jobs.into_iter().unzip();
+                    match store.apply_refreshes(&refreshes) {
+                        Ok(results) => {
+                            for (reply, result) in replies.into_iter().zip(results) {
+                                // The caller may have gone away (shutdown); the write
+                                // still happened.
+                                let _ = reply.send(result.map_err(WriteError::from));
+                            }
+                        }
+                        Err(e) => {
+                            let message = e.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(WriteError::Commit(message.clone())));
+                            }
+                        }
+                    }
                 }
                 store
             })?;
@@ -272,7 +301,7 @@ impl StoreWriter {
         self.tx
             .send((refresh, reply))
             .map_err(|_| WriteError::WriterGone { feed: feed.clone() })?;
-        Ok(wait.await.map_err(|_| WriteError::WriterGone { feed })??)
+        wait.await.map_err(|_| WriteError::WriterGone { feed })?
     }
 }
 

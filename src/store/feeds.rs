@@ -2,7 +2,7 @@
 //! the health record every refresh updates. Deciding the next poll time and classifying
 //! errors is left to the caller; this file records what it is handed.
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{FeedHealth, FeedRef, Store, StoreError, clamp_u64, from_secs, sql_err};
 use crate::model::Validators;
@@ -92,7 +92,7 @@ impl Store {
 }
 
 /// The feed's row id, if it has a row.
-pub(super) fn feed_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Option<i64>> {
+pub(super) fn feed_id(tx: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<i64>> {
     tx.prepare_cached("SELECT id FROM feeds WHERE name = ?1")?
         .query_row([name], |row| row.get(0))
         .optional()
@@ -101,7 +101,7 @@ pub(super) fn feed_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Opti
 /// Records a failed fetch: the error, and one more in the streak. Validators and
 /// last_success are kept, so the next attempt can still be conditional.
 pub(super) fn record_failure(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     feed_id: i64,
     at: i64,
     status: Option<u16>,
@@ -119,7 +119,7 @@ pub(super) fn record_failure(
 
 /// Records a 304: the feed is healthy and nothing else changed.
 pub(super) fn record_not_modified(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     feed_id: i64,
     at: i64,
     status: u16,
@@ -147,7 +147,7 @@ pub(super) struct Success<'a> {
 /// Records a fetched and parsed document. Validators are replaced even by `None`: a
 /// server that stopped sending an ETag must not be asked with the stale one.
 pub(super) fn record_success(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     feed_id: i64,
     s: &Success<'_>,
 ) -> rusqlite::Result<()> {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::feeds::{self, Success};
 use super::{FeedRefresh, RefreshOutcome, RefreshStats, Store, StoreError, sql_err};
@@ -22,15 +22,22 @@ const UID_ATTEMPTS: u32 = 64;
 impl Store {
     /// Writes one refresh in one IMMEDIATE transaction.
     pub fn apply_refresh(&mut self, refresh: &FeedRefresh) -> Result<RefreshStats, StoreError> {
-        let result = self.apply_refresh_tx(refresh);
-        if result.is_err() {
-            // Topic ids created inside the rolled-back transaction no longer exist.
-            self.topic_ids.clear();
-        }
-        result
+        let mut results = self.apply_refreshes(std::slice::from_ref(refresh))?;
+        results.pop().unwrap_or(Ok(RefreshStats::default()))
     }
 
-    fn apply_refresh_tx(&mut self, refresh: &FeedRefresh) -> Result<RefreshStats, StoreError> {
+    /// Writes several refreshes in one IMMEDIATE transaction (group commit), each inside
+    /// its own savepoint: a refresh that fails is rolled back alone and reported in its
+    /// slot, the others commit together. The outer error means the commit itself failed
+    /// and nothing was written.
+    ///
+    /// Why: every commit writes each page it dirtied to the WAL in full, and the pages
+    /// near the top of the indexes are dirtied by every feed; committing the refreshes
+    /// that are already waiting together writes those pages once instead of once per feed.
+    pub fn apply_refreshes(
+        &mut self,
+        refreshes: &[FeedRefresh],
+    ) -> Result<Vec<Result<RefreshStats, StoreError>>, StoreError> {
         let Store {
             path,
             conn,
@@ -40,60 +47,98 @@ impl Store {
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads
         // first and then writes fails at once with "database is locked", ignoring
         // busy_timeout, when another connection wrote in between.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
-        let Some(feed_id) = feeds::feed_id(&tx, &refresh.feed).map_err(&err)? else {
-            return Err(StoreError::UnknownFeed {
-                path: path.clone(),
-                feed: refresh.feed.clone(),
-            });
+        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return Err(err(e)),
         };
-        let at = refresh.fetched_at.timestamp();
-        let next_poll = refresh.next_poll.map(|t| t.timestamp());
-        let mut stats = RefreshStats::default();
-        match &refresh.outcome {
-            RefreshOutcome::Failed { status, error } => {
-                feeds::record_failure(&tx, feed_id, at, *status, error, next_poll).map_err(&err)?;
+        let mut results = Vec::with_capacity(refreshes.len());
+        for refresh in refreshes {
+            let result = match tx.savepoint() {
+                Ok(mut sp) => {
+                    let r = apply_one(&sp, path, topic_ids, refresh);
+                    match r {
+                        Ok(stats) => sp.commit().map(|()| stats).map_err(&err),
+                        Err(e) => {
+                            // Dropping the savepoint rolls it back; also say so explicitly
+                            // so a failed rollback is not silent.
+                            let _ = sp.rollback();
+                            Err(e)
+                        }
+                    }
+                }
+                Err(e) => Err(err(e)),
+            };
+            if result.is_err() {
+                // Topic ids created inside the rolled-back savepoint no longer exist.
+                topic_ids.clear();
             }
-            RefreshOutcome::NotModified { status } => {
-                feeds::record_not_modified(&tx, feed_id, at, *status, next_poll).map_err(&err)?;
-            }
-            RefreshOutcome::Stored {
-                status,
+            results.push(result);
+        }
+        if let Err(e) = tx.commit() {
+            topic_ids.clear();
+            return Err(err(e));
+        }
+        Ok(results)
+    }
+}
+
+/// Writes one refresh inside the caller's transaction or savepoint.
+fn apply_one(
+    tx: &rusqlite::Connection,
+    path: &str,
+    topic_ids: &mut HashMap<String, i64>,
+    refresh: &FeedRefresh,
+) -> Result<RefreshStats, StoreError> {
+    let err = sql_err(path);
+    let Some(feed_id) = feeds::feed_id(tx, &refresh.feed).map_err(&err)? else {
+        return Err(StoreError::UnknownFeed {
+            path: path.to_string(),
+            feed: refresh.feed.clone(),
+        });
+    };
+    let at = refresh.fetched_at.timestamp();
+    let next_poll = refresh.next_poll.map(|t| t.timestamp());
+    let mut stats = RefreshStats::default();
+    match &refresh.outcome {
+        RefreshOutcome::Failed { status, error } => {
+            feeds::record_failure(tx, feed_id, at, *status, error, next_poll).map_err(&err)?;
+        }
+        RefreshOutcome::NotModified { status } => {
+            feeds::record_not_modified(tx, feed_id, at, *status, next_poll).map_err(&err)?;
+        }
+        RefreshOutcome::Stored {
+            status,
+            final_url,
+            validators,
+            stories,
+        } => {
+            stats.entries = stories.len() as u64;
+            let success = Success {
+                at,
+                status: *status,
                 final_url,
                 validators,
-                stories,
-            } => {
-                stats.entries = stories.len() as u64;
-                let success = Success {
-                    at,
-                    status: *status,
-                    final_url,
-                    validators,
-                    entries: stats.entries,
-                    next_poll,
-                };
-                feeds::record_success(&tx, feed_id, &success).map_err(&err)?;
-                let mut writer = Writer {
-                    tx: &tx,
-                    topic_ids,
-                    feed_id,
-                    at,
-                };
-                for story in stories {
-                    writer.story(story, &mut stats).map_err(&err)?;
-                }
+                entries: stats.entries,
+                next_poll,
+            };
+            feeds::record_success(tx, feed_id, &success).map_err(&err)?;
+            let mut writer = Writer {
+                tx,
+                topic_ids,
+                feed_id,
+                at,
+            };
+            for story in stories {
+                writer.story(story, &mut stats).map_err(&err)?;
             }
         }
-        tx.commit().map_err(&err)?;
-        Ok(stats)
     }
+    Ok(stats)
 }
 
 /// The state shared by the stories of one refresh.
 struct Writer<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a rusqlite::Connection,
     topic_ids: &'a mut HashMap<String, i64>,
     feed_id: i64,
     /// fetched_at, unix seconds: first_seen / last_seen / updated_at.
