@@ -226,10 +226,8 @@ pub enum WriteError {
     },
 }
 
-type WriteJob = (
-    FeedRefresh,
-    oneshot::Sender<Result<RefreshStats, StoreError>>,
-);
+/// Work for the writer thread: anything that needs the read-write connection.
+type WriteJob = Box<dyn FnOnce(&mut Store) + Send>;
 
 /// The single database writer: a thread that owns the read-write connection and applies
 /// one refresh at a time, each in its own transaction.
@@ -248,10 +246,8 @@ impl StoreWriter {
         let handle = std::thread::Builder::new()
             .name("feedwatch-writer".into())
             .spawn(move || {
-                for (refresh, reply) in rx {
-                    let result = store.apply_refresh(&refresh);
-                    // The caller may have gone away (shutdown); the write still happened.
-                    let _ = reply.send(result);
+                for job in rx {
+                    job(&mut store);
                 }
                 store
             })?;
@@ -260,14 +256,35 @@ impl StoreWriter {
 
     /// Writes one refresh and waits for its commit.
     pub async fn apply(&self, refresh: FeedRefresh) -> Result<RefreshStats, WriteError> {
-        let (reply, wait) = oneshot::channel();
         let feed = refresh.feed.clone();
+        let result = self
+            .with_store(move |store| store.apply_refresh(&refresh))
+            .await
+            .map_err(|_| WriteError::WriterGone { feed })?;
+        Ok(result?)
+    }
+
+    /// Runs `job` on the writer thread, after every write queued before it, and returns
+    /// its result; `Err` means the writer thread is gone.
+    pub async fn with_store<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Store) -> R + Send + 'static,
+    ) -> Result<R, WriterGone> {
+        let (reply, wait) = oneshot::channel();
         self.tx
-            .send((refresh, reply))
-            .map_err(|_| WriteError::WriterGone { feed: feed.clone() })?;
-        Ok(wait.await.map_err(|_| WriteError::WriterGone { feed })??)
+            .send(Box::new(move |store: &mut Store| {
+                // The caller may have gone away (shutdown); the work still happened.
+                let _ = reply.send(job(store));
+            }))
+            .map_err(|_| WriterGone)?;
+        wait.await.map_err(|_| WriterGone)
     }
 }
+
+/// The writer thread has stopped (shutting down, or it panicked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the database writer has stopped")]
+pub struct WriterGone;
 
 /// How one feed's refresh ended, for reporting.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,7 +358,21 @@ pub async fn refresh_and_store(
     validators: &Validators,
     now: DateTime<Utc>,
 ) -> (FeedReport, Refreshed) {
-    let refreshed = refresh(pipeline, feed, validators, now).await;
+    refresh_and_store_with(pipeline, writer, feed, validators, now, |_| None).await
+}
+
+/// [`refresh_and_store`], with `next_poll` deciding the stored next poll time from the
+/// refresh before it is written (the scheduler's hook).
+pub async fn refresh_and_store_with(
+    pipeline: &Pipeline,
+    writer: &StoreWriter,
+    feed: &FeedSettings,
+    validators: &Validators,
+    now: DateTime<Utc>,
+    next_poll: impl FnOnce(&Refreshed) -> Option<DateTime<Utc>>,
+) -> (FeedReport, Refreshed) {
+    let mut refreshed = refresh(pipeline, feed, validators, now).await;
+    refreshed.refresh.next_poll = next_poll(&refreshed);
     let (kind, status, mut error) = match &refreshed.refresh.outcome {
         RefreshOutcome::Stored { status, .. } => (ReportKind::Ok, Some(*status), None),
         RefreshOutcome::NotModified { status } => (ReportKind::NotModified, Some(*status), None),
