@@ -15,6 +15,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::config::FeedSettings;
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher};
@@ -130,7 +131,9 @@ pub async fn refresh(
     let started = Instant::now();
     let url = feed.source.to_string();
     let mut ttl_minutes = None;
-    let (outcome, hints) = match pipeline.fetcher.fetch(&feed.source, validators).await {
+    let span = tracing::debug_span!("refresh", feed = %feed.name);
+    let fetched = pipeline.fetcher.fetch(&feed.source, validators).instrument(span).await;
+    let (outcome, hints) = match fetched {
         Ok(Fetched::NotModified { hints }) => (RefreshOutcome::NotModified { status: 304 }, hints),
         Ok(Fetched::Body(body)) => {
             let feed_owned = feed.clone();
