@@ -496,9 +496,10 @@ impl Daemon {
         let soon = add(now, RECHECK);
         let due = self.feeds.values().filter(|f| f.due <= soon).count();
         let failing = self.feeds.values().filter(|f| f.streak > 0).count();
+        let n = self.feeds.len();
         format!(
-            "{} feeds, {due} due within a minute, {failing} failing; {} items stored in the last cycle, {} since start",
-            self.feeds.len(),
+            "{n} feed{}, {due} due within a minute, {failing} failing; {} new items stored in the last cycle, {} since start",
+            if n == 1 { "" } else { "s" },
             self.last_cycle_new,
             self.new_since_start
         )
