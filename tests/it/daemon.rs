@@ -281,14 +281,16 @@ fn sighup_adds_feeds_and_keeps_the_running_config_when_the_new_one_is_bad() {
         stored_titles(&env).len() == 1
     });
 
-    env.write_config(&config(
+    // The reload adds feed b and a topic: new items are tagged, stored ones are not.
+    let reloaded = config(
         "",
         &format!(
             "{}{}",
             feed_toml("a", &server.url("a.rss")),
             feed_toml("b", &server.url("b.rss"))
         ),
-    ));
+    );
+    env.write_config(&format!("watchlist = [\"story\"]\n{reloaded}"));
     daemon.signal("HUP");
     eventually(
         &daemon,
@@ -296,6 +298,8 @@ fn sighup_adds_feeds_and_keeps_the_running_config_when_the_new_one_is_bad() {
         "added feed b polled",
         || stored_titles(&env).contains(&"b story number 0".to_string()),
     );
+    let tagged = env.items(&["--tag", "story"]);
+    assert_eq!(titles(&tagged), ["b story number 0"]);
 
     // A config that fails validation is rejected; the daemon keeps polling with the old.
     env.write_config("[poll]\nschedule = \"every tuesday\"\n");
