@@ -409,8 +409,21 @@ struct Daemon {
     feeds: HashMap<String, FeedState>,
     tasks: JoinSet<Done>,
     cycle: Option<Cycle>,
+    /// A cycle ends when nothing runs and nothing is due for this long: half the
+    /// shortest schedule interval, so the feeds of one tick, spread over a few seconds,
+    /// make one cycle and one log line.
+    quiet: Duration,
     last_cycle_new: u64,
     new_since_start: u64,
+}
+
+/// Half the shortest schedule interval among `feeds`, at most [`RECHECK`].
+fn quiet_gap<'a>(feeds: impl Iterator<Item = &'a FeedState>, now: DateTime<Utc>) -> Duration {
+    feeds
+        .map(|f| schedule::interval(&f.plan.schedule, f.plan.zone, now) / 2)
+        .min()
+        .unwrap_or(RECHECK)
+        .min(RECHECK)
 }
 
 impl Daemon {
@@ -447,9 +460,7 @@ impl Daemon {
 
     /// Takes a finished refresh into the feed's state.
     fn finish(&mut self, done: Done, now: DateTime<Utc>) {
-        if let Some(c) = self.cycle.as_mut() {
-            c.add(&done.report);
-        }
+        self.cycle.get_or_insert_with(Cycle::new).add(&done.report);
         self.new_since_start += done.report.stats.new_items;
         // A feed removed by a reload while it ran is simply forgotten; its items stay.
         let Some(f) = self.feeds.get_mut(&done.report.feed) else {
@@ -470,9 +481,16 @@ impl Daemon {
         }
     }
 
-    /// Closes the cycle once nothing runs and nothing is due: one log line and STATUS.
+    /// Closes the cycle once nothing runs and nothing is due for a while: one log line
+    /// and STATUS.
     fn maybe_close_cycle(&mut self, now: DateTime<Utc>) {
-        if !self.tasks.is_empty() || self.feeds.values().any(|f| f.due <= now) {
+        let Some(started) = self.cycle.as_ref().map(|c| c.started) else {
+            return;
+        };
+        let horizon = add(now, self.quiet);
+        let idle = self.tasks.is_empty() && self.feeds.values().all(|f| f.due >= horizon);
+        // A daemon that is never idle (feeds slower than their schedule) still reports.
+        if !idle && started.elapsed() < RECHECK {
             return;
         }
         let Some(c) = self.cycle.take() else {
@@ -607,6 +625,7 @@ impl Daemon {
             self.permits = Arc::new(Semaphore::new(new.poll.concurrency));
         }
         self.feeds = feeds;
+        self.quiet = quiet_gap(self.feeds.values(), now);
         self.pipeline = pipeline;
         let database = std::mem::take(&mut self.settings.database);
         self.settings = new;
@@ -663,10 +682,11 @@ pub async fn run(settings: Settings, store: Store, mut reload: Reloader) -> anyh
         settings,
         pipeline,
         writer,
-        feeds,
         tasks: JoinSet::new(),
         cycle: None,
         last_cycle_new: 0,
+        quiet: quiet_gap(feeds.values(), now),
+        feeds,
         new_since_start: 0,
     };
 
