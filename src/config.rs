@@ -329,7 +329,8 @@ impl Settings {
         let ctx = Ctx { file: path, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
-            ctx.err(e.span(), "", msg)
+            let key = e.span().map(|s| key_at(text, s.start)).unwrap_or_default();
+            ctx.err(e.span(), key, msg)
         })?;
         let base = path
             .parent()
@@ -587,6 +588,31 @@ impl Settings {
     /// The schedule a feed polls on.
     pub fn schedule_of<'a>(&'a self, feed: &'a FeedSettings) -> &'a str {
         feed.schedule.as_deref().unwrap_or(&self.poll.schedule)
+    }
+}
+
+/// The dotted key a byte offset sits on (`poll.concurrency`), for serde's errors that
+/// name only the value: the `[table]` header above it plus the key left of `=`.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let Some(before) = text.get(..offset) else {
+        return String::new();
+    };
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let Some((key, _)) = line.split_once('=') else {
+        return String::new();
+    };
+    let key = key.trim();
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
     }
 }
 

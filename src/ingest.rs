@@ -132,7 +132,11 @@ pub async fn refresh(
     let url = feed.source.to_string();
     let mut ttl_minutes = None;
     let span = tracing::debug_span!("refresh", feed = %feed.name);
-    let fetched = pipeline.fetcher.fetch(&feed.source, validators).instrument(span).await;
+    let fetched = pipeline
+        .fetcher
+        .fetch(&feed.source, validators)
+        .instrument(span)
+        .await;
     let (outcome, hints) = match fetched {
         Ok(Fetched::NotModified { hints }) => (RefreshOutcome::NotModified { status: 304 }, hints),
         Ok(Fetched::Body(body)) => {

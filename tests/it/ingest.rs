@@ -8,9 +8,18 @@ use crate::util::{Env, Route, Server, feed_toml, fixture, titles};
 
 fn good_server() -> Server {
     let s = Server::start();
-    s.state.feed("good.rss", fixture("good.rss"), "application/rss+xml");
-    s.state.feed("mirror.atom", fixture("mirror.atom"), "application/atom+xml");
-    s.state.feed("briefing.json", fixture("briefing.json"), "application/feed+json");
+    s.state
+        .feed("good.rss", fixture("good.rss"), "application/rss+xml");
+    s.state.feed(
+        "mirror.atom",
+        fixture("mirror.atom"),
+        "application/atom+xml",
+    );
+    s.state.feed(
+        "briefing.json",
+        fixture("briefing.json"),
+        "application/feed+json",
+    );
     s
 }
 
@@ -32,15 +41,32 @@ fn poll_stores_each_story_once_with_every_source() {
         feed_toml("brief", &s.url("briefing.json"))
     )));
     let out = env.ok(&["poll"]);
-    assert!(out.contains("polled 3 feeds: 3 fetched, 0 not modified, 0 failed"), "{out}");
+    assert!(
+        out.contains("polled 3 feeds: 3 fetched, 0 not modified, 0 failed"),
+        "{out}"
+    );
 
     let items = env.items(&[]);
     // good.rss has 3, mirror.atom 2 (one of them the same story as good.rss), briefing 1.
     assert_eq!(items.len(), 5, "{:?}", titles(&items));
-    let shared = items.iter().find(|i| i["title"] == "美俄关系出现新变化").unwrap();
+    let shared = items
+        .iter()
+        .find(|i| i["title"] == "美俄关系出现新变化")
+        .unwrap();
     assert_eq!(shared["feeds"], serde_json::json!(["good", "mirror"]));
-    assert_eq!(shared["text"], "白宫表示，特朗普与普京可能在下周会晤。\n\n乌克兰方面尚未回应。");
-    for key in ["id", "link", "published", "first_seen", "tags", "matches", "content_hash"] {
+    assert_eq!(
+        shared["text"],
+        "白宫表示，特朗普与普京可能在下周会晤。\n\n乌克兰方面尚未回应。"
+    );
+    for key in [
+        "id",
+        "link",
+        "published",
+        "first_seen",
+        "tags",
+        "matches",
+        "content_hash",
+    ] {
         assert!(shared.get(key).is_some(), "missing {key} in {shared}");
     }
     // Newest first.
@@ -57,18 +83,36 @@ fn poll_stores_each_story_once_with_every_source() {
 #[test]
 fn one_bad_feed_never_stops_the_others() {
     let s = good_server();
-    s.state.feed("malformed.rss", fixture("malformed.rss"), "application/rss+xml");
-    s.state.feed("page.html", fixture("page.html"), "text/html; charset=utf-8");
+    s.state.feed(
+        "malformed.rss",
+        fixture("malformed.rss"),
+        "application/rss+xml",
+    );
+    s.state.feed(
+        "page.html",
+        fixture("page.html"),
+        "text/html; charset=utf-8",
+    );
     s.state.feed("empty", Vec::new(), "application/rss+xml");
     s.state.set("gone", Route::Status(404));
     s.state.set("broken", Route::Status(500));
     s.state.set("slow", Route::Slow(Duration::from_secs(5)));
-    s.state.feed("huge", vec![b'x'; 600 * 1024], "application/rss+xml");
+    s.state
+        .feed("huge", vec![b'x'; 600 * 1024], "application/rss+xml");
     s.state.set("loop", Route::Redirect("loop".into()));
     // GBK bytes with no declaration, once with no charset and once with a wrong one.
-    s.state.feed("gbk-plain", fixture("gbk-undeclared.rss"), "application/xml");
-    s.state.feed("gbk-lying", fixture("gbk-undeclared.rss"), "application/xml; charset=utf-8");
-    s.state.feed("no-id.rss", fixture("no-id.rss"), "application/rss+xml");
+    s.state.feed(
+        "gbk-plain",
+        fixture("gbk-undeclared.rss"),
+        "application/xml",
+    );
+    s.state.feed(
+        "gbk-lying",
+        fixture("gbk-undeclared.rss"),
+        "application/xml; charset=utf-8",
+    );
+    s.state
+        .feed("no-id.rss", fixture("no-id.rss"), "application/rss+xml");
 
     let bad = [
         ("malformed", "malformed.rss"),
@@ -80,7 +124,12 @@ fn one_bad_feed_never_stops_the_others() {
         ("huge", "huge"),
         ("loop", "loop"),
     ];
-    let good = [("good", "good.rss"), ("gbk-plain", "gbk-plain"), ("gbk-lying", "gbk-lying"), ("noid", "no-id.rss")];
+    let good = [
+        ("good", "good.rss"),
+        ("gbk-plain", "gbk-plain"),
+        ("gbk-lying", "gbk-lying"),
+        ("noid", "no-id.rss"),
+    ];
     let mut feeds = String::new();
     for (name, path) in bad.iter().chain(good.iter()) {
         feeds.push_str(&feed_toml(name, &s.url(path)));
@@ -103,23 +152,44 @@ fn one_bad_feed_never_stops_the_others() {
     ];
     for (name, needle) in expect_error {
         let h = &health[name];
-        let err = h["last_error"].as_str().unwrap_or_else(|| panic!("{name} has no error: {h}"));
-        assert!(err.to_lowercase().contains(&needle.to_lowercase()), "{name}: {err:?} lacks {needle:?}");
+        let err = h["last_error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no error: {h}"));
+        assert!(
+            err.to_lowercase().contains(&needle.to_lowercase()),
+            "{name}: {err:?} lacks {needle:?}"
+        );
         assert_eq!(h["error_streak"], 1, "{name}");
     }
     for (name, _) in good {
-        assert!(health[name]["last_error"].is_null(), "{name}: {}", health[name]);
+        assert!(
+            health[name]["last_error"].is_null(),
+            "{name}: {}",
+            health[name]
+        );
         assert_eq!(health[name]["error_streak"], 0);
     }
 
     let items = env.items(&[]);
     let t = titles(&items);
-    for want in ["美俄关系出现新变化", "普京会见来访代表团", "美国制裁新措施公布", "无链接的条目", "AT&T and T-Mobile & friends"] {
+    for want in [
+        "美俄关系出现新变化",
+        "普京会见来访代表团",
+        "美国制裁新措施公布",
+        "无链接的条目",
+        "AT&T and T-Mobile & friends",
+    ] {
         assert!(t.iter().any(|x| x == want), "{want} missing from {t:?}");
     }
     // The same GBK feed served twice is one set of stories with two sources.
-    let putin = items.iter().find(|i| i["title"] == "普京会见来访代表团").unwrap();
-    assert_eq!(putin["feeds"], serde_json::json!(["gbk-lying", "gbk-plain"]));
+    let putin = items
+        .iter()
+        .find(|i| i["title"] == "普京会见来访代表团")
+        .unwrap();
+    assert_eq!(
+        putin["feeds"],
+        serde_json::json!(["gbk-lying", "gbk-plain"])
+    );
     assert!(!t.iter().any(|x| x.contains('\u{FFFD}')), "{t:?}");
 
     // A second poll keeps counting the failures and still stores nothing twice.
@@ -137,16 +207,29 @@ fn edited_entry_updates_its_item_instead_of_adding_one() {
     env.write_config(&base_config(&feed_toml("feed", &s.url("feed"))));
     env.ok(&["poll"]);
     let before = env.items(&[]);
-    let id_before = before.iter().find(|i| i["title"] == "三方会晤筹备中").unwrap()["id"].clone();
+    let id_before = before
+        .iter()
+        .find(|i| i["title"] == "三方会晤筹备中")
+        .unwrap()["id"]
+        .clone();
 
-    let edited = String::from_utf8(v1).unwrap().replace("的地点仍在讨论", "的地点已经确定");
-    s.state.feed("feed", edited.into_bytes(), "application/rss+xml");
+    let edited = String::from_utf8(v1)
+        .unwrap()
+        .replace("的地点仍在讨论", "的地点已经确定");
+    s.state
+        .feed("feed", edited.into_bytes(), "application/rss+xml");
     let out = env.ok(&["poll"]);
     assert!(out.contains("1 updated"), "{out}");
     let after = env.items(&[]);
     assert_eq!(after.len(), before.len());
-    let item = after.iter().find(|i| i["title"] == "三方会晤筹备中").unwrap();
-    assert!(item["text"].as_str().unwrap().contains("已经确定"), "{item}");
+    let item = after
+        .iter()
+        .find(|i| i["title"] == "三方会晤筹备中")
+        .unwrap();
+    assert!(
+        item["text"].as_str().unwrap().contains("已经确定"),
+        "{item}"
+    );
     assert_eq!(item["id"], id_before, "the public id survives an edit");
 }
 
@@ -155,7 +238,8 @@ fn entries_without_ids_are_stable_across_polls() {
     let s = Server::start();
     // Served with no ETag match possible: the body changes its whitespace each time, so the
     // second poll really re-parses the document.
-    s.state.feed("noid", fixture("no-id.rss"), "application/rss+xml");
+    s.state
+        .feed("noid", fixture("no-id.rss"), "application/rss+xml");
     let env = Env::new();
     env.write_config(&base_config(&feed_toml("noid", &s.url("noid"))));
     env.ok(&["poll"]);
@@ -189,8 +273,17 @@ fn items_filters_and_formats() {
         serde_json::from_str::<serde_json::Value>(line).unwrap();
     }
     let csv = env.ok(&["items", "--format", "csv", "--feed", "good"]);
-    assert!(csv.starts_with("id,published,first_seen,feeds,tags,title,link"), "{csv}");
-    assert_eq!(csv.lines().filter(|l| l.contains("news.example.org")).count(), 3, "{csv}");
+    assert!(
+        csv.starts_with("id,published,first_seen,feeds,tags,title,link"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.contains("news.example.org"))
+            .count(),
+        3,
+        "{csv}"
+    );
     let table = env.ok(&["items"]);
     assert!(table.contains("三方会晤筹备中"), "{table}");
 
@@ -206,7 +299,15 @@ fn items_into_a_closed_pipe_exits_quietly() {
     let mut feeds = String::new();
     for i in 0..30 {
         // Thirty copies of the same feed under different names give plenty of rows.
-        s.state.feed(&format!("f{i}"), fixture("good.rss").iter().copied().chain(format!("<!-- {i} -->").into_bytes()).collect(), "application/rss+xml");
+        s.state.feed(
+            &format!("f{i}"),
+            fixture("good.rss")
+                .iter()
+                .copied()
+                .chain(format!("<!-- {i} -->").into_bytes())
+                .collect(),
+            "application/rss+xml",
+        );
         feeds.push_str(&feed_toml(&format!("f{i}"), &s.url(&format!("f{i}"))));
     }
     env.write_config(&base_config(&feeds));
@@ -216,10 +317,19 @@ fn items_into_a_closed_pipe_exits_quietly() {
         env!("CARGO_BIN_EXE_feedwatch"),
         env.config().display()
     );
-    let out = Command::new("sh").arg("-c").arg(cmd).stderr(Stdio::piped()).output().unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no broken-pipe noise");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "no broken-pipe noise"
+    );
 }
 
 #[test]
@@ -257,9 +367,18 @@ fn check_shows_what_would_be_stored_and_writes_nothing() {
     let items: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(items.as_array().unwrap().len(), 3);
     assert_eq!(items[0]["title"], "美俄关系出现新变化");
-    let table = env.ok(&["check", &crate::util::fixtures().join("gbk-declared.rss").display().to_string()]);
+    let table = env.ok(&[
+        "check",
+        &crate::util::fixtures()
+            .join("gbk-declared.rss")
+            .display()
+            .to_string(),
+    ]);
     assert!(table.contains("普京会见来访代表团"), "{table}");
-    assert!(table.contains("gb18030") || table.contains("GB18030") || table.contains("GBK"), "{table}");
+    assert!(
+        table.contains("gb18030") || table.contains("GB18030") || table.contains("GBK"),
+        "{table}"
+    );
     assert!(!env.db().exists(), "check must not create a database");
 }
 

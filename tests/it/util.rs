@@ -59,11 +59,21 @@ impl ServerState {
 
     /// Serves a fixture file with a content type.
     pub fn feed(&self, path: &str, body: Vec<u8>, content_type: &str) {
-        self.set(path, Route::Feed { body, content_type: content_type.to_string() });
+        self.set(
+            path,
+            Route::Feed {
+                body,
+                content_type: content_type.to_string(),
+            },
+        );
     }
 }
 
-async fn serve(State(state): State<ServerState>, UrlPath(path): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn serve(
+    State(state): State<ServerState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     state.requests.fetch_add(1, Ordering::SeqCst);
     let route = state.routes.lock().unwrap().get(&path).cloned();
     let mut resp = Response::new(Body::empty());
@@ -72,7 +82,10 @@ async fn serve(State(state): State<ServerState>, UrlPath(path): UrlPath<String>,
         Some(Route::Status(code)) => *resp.status_mut() = StatusCode::from_u16(code).unwrap(),
         Some(Route::Redirect(to)) => {
             *resp.status_mut() = StatusCode::FOUND;
-            resp.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&format!("/{to}")).unwrap());
+            resp.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_str(&format!("/{to}")).unwrap(),
+            );
         }
         Some(Route::Slow(d)) => {
             tokio::time::sleep(d).await;
@@ -80,14 +93,22 @@ async fn serve(State(state): State<ServerState>, UrlPath(path): UrlPath<String>,
         }
         Some(Route::Feed { body, content_type }) => {
             let etag = format!("\"{}\"", blake3::hash(&body).to_hex());
-            if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(etag.as_str())
+            {
                 state.not_modified.fetch_add(1, Ordering::SeqCst);
                 *resp.status_mut() = StatusCode::NOT_MODIFIED;
             } else {
                 *resp.body_mut() = Body::from(body);
-                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).unwrap());
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(&content_type).unwrap(),
+                );
             }
-            resp.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+            resp.headers_mut()
+                .insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
         }
     }
     resp
@@ -105,10 +126,16 @@ impl Server {
     /// Starts an empty server.
     pub fn start() -> Server {
         let state = ServerState::default();
-        let app = Router::new().route("/{*path}", get(serve)).with_state(state.clone());
+        let app = Router::new()
+            .route("/{*path}", get(serve))
+            .with_state(state.clone());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
@@ -134,7 +161,9 @@ pub struct Env {
 impl Env {
     /// A new, empty environment.
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// Path of the config file.
@@ -189,7 +218,8 @@ impl Env {
 
     /// `feeds --format json` keyed by feed name.
     pub fn feeds(&self) -> HashMap<String, serde_json::Value> {
-        let v: serde_json::Value = serde_json::from_str(&self.ok(&["feeds", "--format", "json"])).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&self.ok(&["feeds", "--format", "json"])).unwrap();
         v.as_array()
             .unwrap()
             .iter()
@@ -205,5 +235,8 @@ pub fn feed_toml(name: &str, url: &str) -> String {
 
 /// Titles of items.
 pub fn titles(items: &[serde_json::Value]) -> Vec<String> {
-    items.iter().map(|i| i["title"].as_str().unwrap().to_string()).collect()
+    items
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect()
 }
