@@ -89,6 +89,12 @@ pub struct PollSettings {
     pub max_redirects: usize,
     /// User-Agent header.
     pub user_agent: String,
+    /// The zone schedules are read in.
+    pub timezone: crate::schedule::ScheduleZone,
+    /// Longest wait between two polls of a feed, whatever backoff or the server ask for.
+    pub max_backoff: Duration,
+    /// Time in-flight refreshes get to finish when the daemon stops.
+    pub drain_timeout: Duration,
 }
 
 impl Default for PollSettings {
@@ -102,6 +108,9 @@ impl Default for PollSettings {
             max_body: 15 * 1024 * 1024,
             max_redirects: 5,
             user_agent: concat!("feedwatch/", env!("CARGO_PKG_VERSION")).to_string(),
+            timezone: crate::schedule::ScheduleZone::Local,
+            max_backoff: Duration::from_secs(24 * 3600),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -237,6 +246,9 @@ struct RawPoll {
     max_body: Option<Spanned<SizeValue>>,
     max_redirects: Option<Spanned<i64>>,
     user_agent: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    max_backoff: Option<Spanned<String>>,
+    drain_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -396,6 +408,17 @@ impl Settings {
                 Some(ua) => ua.get_ref().clone(),
                 None => defaults.user_agent.clone(),
             },
+            timezone: match &p.timezone {
+                Some(tz) => crate::schedule::ScheduleZone::parse(tz.get_ref())
+                    .map_err(|e| ctx.err(Some(tz.span()), "poll.timezone", e))?,
+                None => defaults.timezone,
+            },
+            max_backoff: duration(&p.max_backoff, "poll.max_backoff", defaults.max_backoff)?,
+            drain_timeout: duration(
+                &p.drain_timeout,
+                "poll.drain_timeout",
+                defaults.drain_timeout,
+            )?,
         };
 
         let mut feeds = Vec::with_capacity(raw.feeds.len());
@@ -793,6 +816,18 @@ mod tests {
                 "[poll]\nschedule = \"every tuesday\"\n",
                 2,
                 "poll.schedule",
+            ),
+            (
+                "bad schedule zone",
+                "[poll]\ntimezone = \"Mars/Base\"\n",
+                2,
+                "poll.timezone",
+            ),
+            (
+                "bad max_backoff",
+                "[poll]\nmax_backoff = \"forever\"\n",
+                2,
+                "poll.max_backoff",
             ),
             (
                 "bad field",

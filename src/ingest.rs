@@ -236,10 +236,16 @@ pub enum WriteError {
     },
 }
 
-type WriteJob = (
-    FeedRefresh,
-    oneshot::Sender<Result<RefreshStats, WriteError>>,
-);
+/// Work for the writer thread.
+enum WriteJob {
+    /// A refresh to store; refreshes waiting together share one commit.
+    Refresh(
+        FeedRefresh,
+        oneshot::Sender<Result<RefreshStats, WriteError>>,
+    ),
+    /// Anything else that needs the read-write connection.
+    Run(Box<dyn FnOnce(&mut Store) + Send>),
+}
 
 /// At most this many refreshes share one commit: large enough to write the hot index
 /// pages once per group, small enough that a group stays a fraction of a second.
@@ -262,13 +268,33 @@ impl StoreWriter {
         let handle = std::thread::Builder::new()
             .name("feedwatch-writer".into())
             .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    // Group commit: whatever else is already waiting goes into the same
-                    // transaction, each refresh in its own savepoint.
+                let mut pending: Option<WriteJob> = None;
+                loop {
+                    let job = match pending.take() {
+                        Some(job) => job,
+                        None => match rx.recv() {
+                            Ok(job) => job,
+                            Err(_) => break,
+                        },
+                    };
+                    let first = match job {
+                        WriteJob::Run(work) => {
+                            work(&mut store);
+                            continue;
+                        }
+                        WriteJob::Refresh(refresh, reply) => (refresh, reply),
+                    };
+                    // Group commit: refreshes already waiting go into the same
+                    // transaction, each in its own savepoint. Other work keeps its place
+                    // in the queue, after the group.
                     let mut jobs = vec![first];
                     while jobs.len() < MAX_GROUP {
                         match rx.try_recv() {
-                            Ok(job) => jobs.push(job),
+                            Ok(WriteJob::Refresh(refresh, reply)) => jobs.push((refresh, reply)),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
                             Err(_) => break,
                         }
                     }
@@ -296,14 +322,35 @@ impl StoreWriter {
 
     /// Writes one refresh and waits for its commit.
     pub async fn apply(&self, refresh: FeedRefresh) -> Result<RefreshStats, WriteError> {
-        let (reply, wait) = oneshot::channel();
         let feed = refresh.feed.clone();
+        let (reply, wait) = oneshot::channel();
         self.tx
-            .send((refresh, reply))
+            .send(WriteJob::Refresh(refresh, reply))
             .map_err(|_| WriteError::WriterGone { feed: feed.clone() })?;
         wait.await.map_err(|_| WriteError::WriterGone { feed })?
     }
+
+    /// Runs `job` on the writer thread, after every write queued before it, and returns
+    /// its result; `Err` means the writer thread is gone.
+    pub async fn with_store<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Store) -> R + Send + 'static,
+    ) -> Result<R, WriterGone> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send(WriteJob::Run(Box::new(move |store: &mut Store| {
+                // The caller may have gone away (shutdown); the work still happened.
+                let _ = reply.send(job(store));
+            })))
+            .map_err(|_| WriterGone)?;
+        wait.await.map_err(|_| WriterGone)
+    }
 }
+
+/// The writer thread has stopped (shutting down, or it panicked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the database writer has stopped")]
+pub struct WriterGone;
 
 /// How one feed's refresh ended, for reporting.
 #[derive(Debug, Clone, PartialEq)]
@@ -377,7 +424,21 @@ pub async fn refresh_and_store(
     validators: &Validators,
     now: DateTime<Utc>,
 ) -> (FeedReport, Refreshed) {
-    let refreshed = refresh(pipeline, feed, validators, now).await;
+    refresh_and_store_with(pipeline, writer, feed, validators, now, |_| None).await
+}
+
+/// [`refresh_and_store`], with `next_poll` deciding the stored next poll time from the
+/// refresh before it is written (the scheduler's hook).
+pub async fn refresh_and_store_with(
+    pipeline: &Pipeline,
+    writer: &StoreWriter,
+    feed: &FeedSettings,
+    validators: &Validators,
+    now: DateTime<Utc>,
+    next_poll: impl FnOnce(&Refreshed) -> Option<DateTime<Utc>>,
+) -> (FeedReport, Refreshed) {
+    let mut refreshed = refresh(pipeline, feed, validators, now).await;
+    refreshed.refresh.next_poll = next_poll(&refreshed);
     let (kind, status, mut error) = match &refreshed.refresh.outcome {
         RefreshOutcome::Stored { status, .. } => (ReportKind::Ok, Some(*status), None),
         RefreshOutcome::NotModified { status } => (ReportKind::NotModified, Some(*status), None),

@@ -31,13 +31,15 @@
 //! | [`identity`] | content hashes |
 //! | [`watch`] | the compiled watchlist: topics → tags with explanations |
 //! | [`store`] | the only SQL: open, migrate, write refreshes, read-only queries |
-//! | [`schedule`] | cron schedules read the crontab way |
+//! | [`schedule`] | cron schedules read the crontab way; pure `next_poll` with backoff and jitter |
+//! | [`daemon`] | `feedwatch run`: the due-feed loop, signals, reload, sd_notify, the database lock |
 //! | [`ingest`] | `refresh(feed)`: the pipeline in order, and the feed's health record |
 //! | [`cli`] | command-line definitions and output formatting |
 //! | [`telemetry`] | tracing setup |
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod fetch;
 pub mod identity;

@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() {
     let cli = feedwatch::cli::Cli::parse();
-    feedwatch::telemetry::init("warn");
+    feedwatch::telemetry::init(cli.default_log_level());
     let code = match feedwatch::cli::run(cli) {
         Ok(()) => 0,
         // `feedwatch items | head`: the reader left; that is not a failure.

@@ -10,6 +10,7 @@ mod config_cmd;
 mod items;
 mod output;
 mod poll;
+mod run;
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,9 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: poll every feed on its schedule until SIGTERM or SIGINT; SIGHUP
+    /// reloads the config
+    Run,
     /// Fetch every feed (or the named ones) once, store new items, print results and exit
     Poll {
         /// Only this feed (repeatable)
@@ -245,9 +249,21 @@ fn database_path(cli: &Cli) -> anyhow::Result<PathBuf> {
     }
 }
 
+impl Cli {
+    /// The log level when neither `FEEDWATCH_LOG` nor `RUST_LOG` is set: the daemon logs
+    /// its lifecycle and one line per cycle; one-shot commands only warnings.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Run => "info",
+            _ => "warn",
+        }
+    }
+}
+
 /// Runs a parsed command line. The default log level depends on the command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
+        Command::Run => run::run(&cli),
         Command::Poll { feeds } => poll::poll(&cli, feeds),
         Command::Items { filter, format } => {
             let db = database_path(&cli)?;
