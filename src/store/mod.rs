@@ -15,6 +15,7 @@
 mod feeds;
 mod items;
 mod query;
+pub mod tags;
 #[cfg(test)]
 mod testutil;
 
