@@ -108,7 +108,7 @@ const AFTER: &str = "watchlist = [\"白宫\", \"乌克兰\", \"俄罗斯\", \"�
 fn titles_of(env: &Env, args: &[&str]) -> BTreeSet<String> {
     env.items(args)
         .iter()
-        .map(|i| i["title"].as_str().unwrap().to_string())
+        .map(|i| i["title"].as_str().unwrap_or("<no title>").to_string())
         .collect()
 }
 
@@ -117,11 +117,12 @@ fn set(v: &[&str]) -> BTreeSet<String> {
 }
 
 fn tags_of(item: &serde_json::Value) -> BTreeSet<String> {
+    // A missing or malformed list reads as empty, which no expected set is.
     item["tags"]
         .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
+        .into_iter()
+        .flatten()
+        .map(|t| t.as_str().unwrap_or("<not a string>").to_string())
         .collect()
 }
 
