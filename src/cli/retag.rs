@@ -1,6 +1,8 @@
 //! `retag`: the current watchlist applied again to every stored item, so a changed
 //! watchlist never needs a re-fetch. Walking the items and rewriting changed tags is the
-//! store's job ([`Store::retag`]); matching is the watchlist's.
+//! store's job ([`Store::retag`]); matching is the watchlist's. The store also remembers
+//! the fingerprint of the watchlist items were tagged with, so commands that tag new items
+//! can warn when it changed ([`stale_tags`]).
 
 use std::io::{IsTerminal, Write};
 
@@ -46,10 +48,30 @@ pub fn retag(cli: &Cli) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let stats = stats?;
+    store.set_tagged_with(&watchlist.fingerprint())?;
     let mut out = stdout();
     writeln!(out, "{}", summary(&stats, watchlist.len()))?;
     out.flush()?;
     Ok(())
+}
+
+/// Checks the watchlist against the one stored items were tagged with, for commands that
+/// tag new items: an empty store (or one that never recorded it) takes the current one;
+/// otherwise a changed watchlist gives a warning to show, as old items keep old tags.
+pub fn stale_tags(store: &mut Store, watchlist: &Watchlist) -> anyhow::Result<Option<String>> {
+    let current = watchlist.fingerprint();
+    match store.tagged_with()? {
+        Some(recorded) if recorded == current => Ok(None),
+        Some(_) if store.item_count()? > 0 => Ok(Some(
+            "the watchlist changed since the stored items were tagged: \
+             run `feedwatch retag` to tag them again"
+                .to_string(),
+        )),
+        _ => {
+            store.set_tagged_with(&current)?;
+            Ok(None)
+        }
+    }
 }
 
 /// The one result line: tags are topics on items, matches the rows explaining them.

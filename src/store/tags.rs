@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError, sql_err};
 use crate::model::TagMatch;
@@ -148,6 +148,32 @@ impl Store {
         }
         tx.commit()?;
         Ok(Some(last))
+    }
+}
+
+/// The `meta` key of the fingerprint of the watchlist every item was last tagged with.
+const TAGGED_WITH: &str = "watchlist_fingerprint";
+
+impl Store {
+    /// The fingerprint of the watchlist every stored item was last tagged with, when one
+    /// was recorded (see [`crate::watch::Watchlist::fingerprint`]).
+    pub fn tagged_with(&self) -> Result<Option<String>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .and_then(|mut stmt| stmt.query_row([TAGGED_WITH], |r| r.get(0)).optional())
+            .map_err(sql_err(&self.path))
+    }
+
+    /// Records that every stored item is now tagged with the watchlist of this fingerprint.
+    pub fn set_tagged_with(&mut self, fingerprint: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut stmt| stmt.execute([TAGGED_WITH, fingerprint]))
+            .map(|_| ())
+            .map_err(sql_err(&self.path))
     }
 }
 
@@ -464,6 +490,17 @@ mod tests {
         assert_eq!(results[0], results[1]);
         assert_eq!(results[0], results[2]);
         assert_eq!(results[0].0.items, 300);
+    }
+
+    #[test]
+    fn fingerprint_is_kept_until_replaced() {
+        let (dir, mut store) = stored(&TITLES, &keywords(&["普京"]));
+        assert_eq!(store.tagged_with().unwrap(), None);
+        store.set_tagged_with("one").unwrap();
+        store.set_tagged_with("two").unwrap();
+        drop(store);
+        let reader = Store::open_readonly(&dir.path().join("t.db")).unwrap();
+        assert_eq!(reader.tagged_with().unwrap().as_deref(), Some("two"));
     }
 
     #[test]

@@ -195,8 +195,13 @@ fn variants_are_tagged_and_retag_follows_the_config_without_fetching() {
     }
 
     // Change the watchlist and retag: no request reaches the server.
-    let requests = s.state.requests.load(Ordering::SeqCst);
     env.write_config(&config(AFTER, &s.url("watch.rss")));
+    // A poll under the changed watchlist says that stored tags are stale.
+    let stale = env.run(&["poll"]);
+    assert!(stale.status.success());
+    let warning = String::from_utf8_lossy(&stale.stderr);
+    assert!(warning.contains("run `feedwatch retag`"), "{warning}");
+    let requests = s.state.requests.load(Ordering::SeqCst);
     let out = env.ok(&["retag"]);
     assert!(
         out.contains(&format!("retagged {} items", ENTRIES.len()))
@@ -244,6 +249,12 @@ fn variants_are_tagged_and_retag_follows_the_config_without_fetching() {
         "{again}"
     );
     assert_eq!(s.state.requests.load(Ordering::SeqCst), requests);
+    let fresh = env.run(&["poll"]);
+    assert!(
+        !String::from_utf8_lossy(&fresh.stderr).contains("retag"),
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
 }
 
 #[test]
