@@ -526,6 +526,7 @@ fn fingerprint_of(topics: &[Checked]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::html_to_text;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 
@@ -577,57 +578,6 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    /// A crude HTML strip standing in for `text::html_to_text` (switch to it once it lands):
-    /// `<\/` artefacts, tags, CDATA markers and a few entities.
-    fn strip(html: &str) -> String {
-        let html = html
-            .replace("<\\/", "</")
-            .replace("<![CDATA[", "")
-            .replace("]]>", "");
-        let mut out = String::new();
-        let mut in_tag = false;
-        for c in html.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' if in_tag => in_tag = false,
-                _ if !in_tag => out.push(c),
-                _ => {}
-            }
-        }
-        let mut decoded = String::new();
-        let mut rest = out.as_str();
-        while let Some(amp) = rest.find('&') {
-            decoded.push_str(&rest[..amp]);
-            let tail = &rest[amp..];
-            let end = tail.find(';').filter(|&e| e <= 10);
-            let entity = end.map(|e| &tail[1..e]);
-            let ch = match entity {
-                Some("amp") => Some('&'),
-                Some("lt") => Some('<'),
-                Some("gt") => Some('>'),
-                Some("quot") => Some('"'),
-                Some("nbsp") => Some('\u{a0}'),
-                Some(e) if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
-                    .ok()
-                    .and_then(char::from_u32),
-                Some(e) if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
-                _ => None,
-            };
-            match (ch, end) {
-                (Some(c), Some(e)) => {
-                    decoded.push(c);
-                    rest = &tail[e + 1..];
-                }
-                _ => {
-                    decoded.push('&');
-                    rest = &tail[1..];
-                }
-            }
-        }
-        decoded.push_str(rest);
-        decoded
-    }
-
     /// An article in the shape of the seed story: a keyword line, paragraphs and lists closed
     /// by escaped `<\/strong>`, `<\/p>` and `<\/li>` artefacts, terms split by markup, an
     /// entity and a CDATA boundary.
@@ -647,7 +597,7 @@ mod tests {
     #[test]
     fn seed_shape_article_gets_all_ten_keywords() {
         let w = seed_watchlist();
-        let text = strip(SEED_SHAPE_HTML);
+        let text = html_to_text(SEED_SHAPE_HTML);
         let got = tagged(&w, SEED_SHAPE_TITLE, &text);
         assert_eq!(got, set(&SEED_KEYWORDS), "text was {text:?}");
         for m in w.tag(SEED_SHAPE_TITLE, &text) {
@@ -678,7 +628,7 @@ mod tests {
         };
         // Its body names 地缘政治冲突 only in the keyword line, which is part of the text.
         let (title, text) = raw.split_once('\n').unwrap_or(("", raw.as_str()));
-        let got = tagged(&seed_watchlist(), title, &strip(text));
+        let got = tagged(&seed_watchlist(), title, &html_to_text(text));
         assert_eq!(got, set(&SEED_KEYWORDS));
     }
 
@@ -738,28 +688,28 @@ mod tests {
                 "entity-split",
                 vec![topic("美俄关系")],
                 "",
-                &strip("美&#20420;关系"),
+                &html_to_text("美&#20420;关系"),
                 &["美俄关系"],
             ),
             (
                 "markup-split",
                 vec![topic("和平谈判")],
                 "",
-                &strip("和平<b>谈判</b>"),
+                &html_to_text("和平<b>谈判</b>"),
                 &["和平谈判"],
             ),
             (
                 "cdata-split",
                 vec![topic("三方会晤")],
                 "",
-                &strip("三方<![CDATA[会晤]]>"),
+                &html_to_text("三方<![CDATA[会晤]]>"),
                 &["三方会晤"],
             ),
             (
                 "escaped close tag",
                 vec![topic("白宫")],
                 "",
-                &strip("白<strong>宫<\\/strong>"),
+                &html_to_text("白<strong>宫<\\/strong>"),
                 &["白宫"],
             ),
             (

@@ -10,6 +10,7 @@ mod config_cmd;
 mod items;
 mod output;
 mod poll;
+mod retag;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
     },
+    /// Apply the current watchlist again to every stored item and print the tags added and
+    /// removed (nothing is fetched)
+    Retag,
     /// Run one URL or file through the whole pipeline and print what would be stored
     /// (writes nothing)
     Check {
@@ -273,6 +277,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = load_settings(&cli)?;
             items::feeds(&settings, *format)
         }
+        Command::Retag => retag::retag(&cli),
         Command::Check {
             source,
             format,

@@ -91,9 +91,16 @@ impl<W: Write> ItemWriter<W> {
                 } else {
                     item.tags.join(",")
                 };
+                // Source categories follow the title in brackets: they describe the
+                // feed's filing, not a watchlist topic, so they stay out of the tags column.
+                let categories = if item.categories.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", one_line(&item.categories.join(", ")))
+                };
                 writeln!(
                     self.out,
-                    "{when}  {}  {}  {}",
+                    "{when}  {}  {}  {}{categories}",
                     pad(&feeds, 18),
                     pad(&tags, 24),
                     one_line(&item.title)
@@ -229,6 +236,21 @@ mod tests {
         assert_eq!(&rec[5], "特朗普与普京, \"会晤\"");
         assert_eq!(&rec[3], "a;b");
         assert_eq!(&rec[9], "第一段\n\n第二段");
+    }
+
+    #[test]
+    fn table_shows_categories_apart_from_tags() {
+        let mut with = item();
+        with.categories = vec!["国际".into(), "外交".into()];
+        let mut buf = Vec::new();
+        let mut w = ItemWriter::new(&mut buf, ItemFormat::Table).unwrap();
+        w.item(&with).unwrap();
+        w.item(&item()).unwrap();
+        w.finish().unwrap();
+        let out = String::from_utf8(buf).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].ends_with("\"会晤\"  [国际, 外交]"), "{out}");
+        assert!(lines[1].ends_with("\"会晤\""), "{out}");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
         .map(|(f, url)| FeedRef { name: &f.name, url })
         .collect();
     store.sync_feeds(&refs)?;
+    if let Some(warning) = super::retag::stale_tags(&mut store, &watchlist)? {
+        let _ = writeln!(std::io::stderr(), "warning: {warning}");
+    }
     let mut jobs = Vec::with_capacity(feeds.len());
     for f in feeds {
         let v = store.validators(&f.name)?;

@@ -15,6 +15,7 @@
 mod feeds;
 mod items;
 mod query;
+pub mod tags;
 #[cfg(test)]
 mod testutil;
 
@@ -30,10 +31,16 @@ use crate::model::{Story, Validators};
 
 /// The schema, oldest first: (file name, SQL). Append only; a landed file is never
 /// edited, because `PRAGMA user_version` records how many of them a database has run.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_meta.sql",
+        include_str!("../../migrations/0002_meta.sql"),
+    ),
+];
 
 /// How long a statement waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -4,3 +4,4 @@
 mod daemon;
 mod ingest;
 mod util;
+mod watch;
