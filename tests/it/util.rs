@@ -183,7 +183,7 @@ impl Env {
 
     /// Runs `feedwatch --config <config> ARGS` in the temp dir.
     pub fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        Command::new(env!("CARGO_BIN_EXE_feedwatch"))
             .arg("--config")
             .arg(self.config())
             .args(args)
@@ -191,8 +191,7 @@ impl Env {
             .env_remove("FEEDWATCH_LOG")
             .env_remove("RUST_LOG")
             .output()
-            .unwrap();
-        out
+            .unwrap()
     }
 
     /// Runs and expects success; returns stdout.
