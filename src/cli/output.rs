@@ -181,6 +181,7 @@ mod tests {
             published: Some(Utc.with_ymd_and_hms(2025, 6, 10, 4, 0, 0).unwrap()),
             first_seen: Utc.with_ymd_and_hms(2025, 6, 10, 5, 0, 0).unwrap(),
             feeds: vec!["a".into(), "b".into()],
+            source_links: vec![],
             tags: vec!["普京".into()],
             matches: vec![],
             categories: vec![],

@@ -9,12 +9,13 @@
 //! the daemon holds a write transaction.
 //!
 //! Layout: this file owns opening, pragmas, migrations and the shared types; feed rows
-//! and their health live in `feeds.rs`, item writes in `items.rs`, and the filtered
-//! listing in `query.rs`.
+//! and their health live in `feeds.rs`, item writes in `items.rs`, the filtered
+//! listing in `query.rs` and the search index in `search.rs`.
 
 mod feeds;
 mod items;
 mod query;
+mod search;
 #[cfg(test)]
 mod testutil;
 
@@ -28,12 +29,20 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::model::{Story, Validators};
 
+pub use search::SearchIndexStatus;
+
 /// The schema, oldest first: (file name, SQL). Append only; a landed file is never
 /// edited, because `PRAGMA user_version` records how many of them a database has run.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_search.sql",
+        include_str!("../../migrations/0002_search.sql"),
+    ),
+];
 
 /// How long a statement waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
