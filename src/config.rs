@@ -152,6 +152,25 @@ impl TopicSpec {
     }
 }
 
+/// One `[[export]]`: a filtered feed or data file the daemon rewrites after every cycle
+/// in which something changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSpec {
+    /// Unique name; the exported feed's id is derived from it.
+    pub name: String,
+    /// Output format.
+    pub format: crate::export::Format,
+    /// The file written (atomically), resolved against the config file's folder.
+    pub path: PathBuf,
+    /// Feed title, overriding the one describing the filter.
+    pub title: Option<String>,
+    /// The URL the file is served at, for the feed's `self` link.
+    pub link: Option<String>,
+    /// Which items: the same filter as `items` and `export` on the command line,
+    /// with relative times read when the file is written.
+    pub filter: crate::cli::FilterArgs,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -165,6 +184,8 @@ pub struct Settings {
     pub feeds: Vec<FeedSettings>,
     /// `watchlist` shorthand topics followed by `[[topic]]` tables.
     pub topics: Vec<TopicSpec>,
+    /// `[[export]]` tables in file order.
+    pub exports: Vec<ExportSpec>,
 }
 
 impl Default for Settings {
@@ -175,6 +196,7 @@ impl Default for Settings {
             poll: PollSettings::default(),
             feeds: Vec::new(),
             topics: Vec::new(),
+            exports: Vec::new(),
         }
     }
 }
@@ -218,6 +240,8 @@ struct RawConfig {
     feeds: Vec<Spanned<RawFeed>>,
     #[serde(default, rename = "topic")]
     topics: Vec<Spanned<RawTopic>>,
+    #[serde(default, rename = "export")]
+    exports: Vec<Spanned<RawExport>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -266,6 +290,28 @@ struct RawTopic {
     #[serde(default)]
     none: Vec<Spanned<String>>,
     fields: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExport {
+    name: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
+    link: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    any_tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    feeds: Vec<Spanned<String>>,
+    since: Option<Spanned<String>>,
+    until: Option<Spanned<String>>,
+    search: Option<Spanned<String>>,
+    #[serde(default)]
+    untagged: bool,
+    limit: Option<Spanned<i64>>,
 }
 
 /// Turns byte spans into 1-based line numbers and builds errors for one file.
@@ -553,12 +599,15 @@ impl Settings {
             return Err(ctx.err(span, key, e.to_string()));
         }
 
+        let exports = exports(&ctx, &raw.exports, base, &feeds, &topics)?;
+
         Ok(Settings {
             path: Some(path.to_path_buf()),
             database,
             poll,
             feeds,
             topics,
+            exports,
         })
     }
 
@@ -566,6 +615,159 @@ impl Settings {
     pub fn schedule_of<'a>(&'a self, feed: &'a FeedSettings) -> &'a str {
         feed.schedule.as_deref().unwrap_or(&self.poll.schedule)
     }
+}
+
+/// Validates the `[[export]]` tables. Filters are checked by building them the way the
+/// command line does; tags and feeds must name configured topics and feeds, since a typo
+/// there would silently give an empty feed forever.
+fn exports(
+    ctx: &Ctx<'_>,
+    raw: &[Spanned<RawExport>],
+    base: &Path,
+    feeds: &[FeedSettings],
+    topics: &[TopicSpec],
+) -> Result<Vec<ExportSpec>, ConfigError> {
+    let mut out: Vec<ExportSpec> = Vec::with_capacity(raw.len());
+    for (i, spanned) in raw.iter().enumerate() {
+        let span = spanned.span();
+        let e = spanned.get_ref();
+        let key = |k: &str| format!("export[{}].{k}", i + 1);
+        let text = |v: &Option<Spanned<String>>, k: &str| -> Result<Option<String>, ConfigError> {
+            match v {
+                Some(s) if s.get_ref().trim().is_empty() => {
+                    Err(ctx.err(Some(s.span()), key(k), "is empty"))
+                }
+                Some(s) => Ok(Some(s.get_ref().trim().to_string())),
+                None => Ok(None),
+            }
+        };
+        let name = text(&e.name, "name")?.ok_or_else(|| {
+            ctx.err(
+                Some(span.clone()),
+                key("name"),
+                "missing: every export needs a name",
+            )
+        })?;
+        if out.iter().any(|o| o.name == name) {
+            return Err(ctx.err(
+                e.name.as_ref().map(|n| n.span()),
+                key("name"),
+                format!("duplicate export name {name:?}"),
+            ));
+        }
+        let format = match &e.format {
+            Some(f) => crate::export::Format::parse(f.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = crate::export::Format::ALL
+                    .iter()
+                    .map(|f| f.name())
+                    .collect();
+                ctx.err(
+                    Some(f.span()),
+                    key("format"),
+                    format!(
+                        "unknown format {:?} (use one of {})",
+                        f.get_ref(),
+                        names.join(", ")
+                    ),
+                )
+            })?,
+            None => {
+                return Err(ctx.err(
+                    Some(span.clone()),
+                    key("format"),
+                    format!("missing: export {name:?} needs a format"),
+                ));
+            }
+        };
+        let path = text(&e.path, "path")?.ok_or_else(|| {
+            ctx.err(
+                Some(span.clone()),
+                key("path"),
+                format!("missing: export {name:?} needs a path to write"),
+            )
+        })?;
+        let path = base.join(path);
+        if let Some(other) = out.iter().find(|o| o.path == path) {
+            return Err(ctx.err(
+                e.path.as_ref().map(|p| p.span()),
+                key("path"),
+                format!("export {:?} writes the same file", other.name),
+            ));
+        }
+        let link = text(&e.link, "link")?;
+        if let (Some(l), Some(spanned)) = (&link, &e.link) {
+            match url::Url::parse(l) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(ctx.err(
+                        Some(spanned.span()),
+                        key("link"),
+                        format!("{l:?} is not an http(s) URL"),
+                    ));
+                }
+            }
+        }
+        for (list, k) in [(&e.tags, "tags"), (&e.any_tags, "any_tags")] {
+            if let Some(t) = list
+                .iter()
+                .find(|t| !topics.iter().any(|topic| topic.name == t.get_ref().trim()))
+            {
+                return Err(ctx.err(
+                    Some(t.span()),
+                    key(k),
+                    format!("{:?} is not a topic of the watchlist", t.get_ref()),
+                ));
+            }
+        }
+        for f in &e.feeds {
+            if !feeds.iter().any(|feed| feed.name == f.get_ref().trim()) {
+                return Err(ctx.err(
+                    Some(f.span()),
+                    key("feeds"),
+                    format!("{:?} is not a configured feed", f.get_ref()),
+                ));
+            }
+        }
+        let limit = match &e.limit {
+            Some(n) if *n.get_ref() >= 1 => u64::try_from(*n.get_ref()).ok(),
+            Some(n) => return Err(ctx.err(Some(n.span()), key("limit"), "must be 1 or more")),
+            None => None,
+        };
+        let list = |v: &[Spanned<String>]| -> Vec<String> {
+            v.iter().map(|s| s.get_ref().trim().to_string()).collect()
+        };
+        let filter = crate::cli::FilterArgs {
+            tags: list(&e.tags),
+            any_tags: list(&e.any_tags),
+            feeds: list(&e.feeds),
+            since: e.since.as_ref().map(|s| s.get_ref().clone()),
+            until: e.until.as_ref().map(|s| s.get_ref().clone()),
+            search: e.search.as_ref().map(|s| s.get_ref().clone()),
+            untagged: e.untagged,
+            limit,
+        };
+        if let Err(problem) = filter.to_filter(chrono::Utc::now()) {
+            // The message starts with the command-line option it is about.
+            let (k, at) = [
+                ("since", &e.since),
+                ("until", &e.until),
+                ("search", &e.search),
+            ]
+            .into_iter()
+            .find(|(k, _)| problem.0.starts_with(&format!("--{k}")))
+            .map_or(("", None), |(k, v)| (k, v.as_ref().map(|s| s.span())));
+            return Err(ctx.err(at.or(Some(span.clone())), key(k), problem.0));
+        }
+        out.push(ExportSpec {
+            name,
+            format,
+            path,
+            title: text(&e.title, "title")?,
+            link,
+            filter,
+        });
+    }
+    Ok(out)
 }
 
 /// The dotted key a byte offset sits on (`poll.concurrency`), for serde's errors that

@@ -14,7 +14,8 @@
 //!                               identity content hash of normalized title + text
 //!                               watch    Aho-Corasick over folded text → topic tags
 //!                               store    one IMMEDIATE transaction per feed refresh
-//! items / export ─► store (read-only connection) ─► table, json, jsonl, csv, feeds
+//! items / export ─► store (read-only connection) ─► table, json, jsonl, csv,
+//!                                                   atom, rss, jsonfeed
 //! ```
 //!
 //! Module map (one module per stage; stages hand typed values forward and never import
@@ -33,12 +34,14 @@
 //! | [`store`] | the only SQL: open, migrate, write refreshes, read-only queries |
 //! | [`schedule`] | cron schedules read the crontab way |
 //! | [`ingest`] | `refresh(feed)`: the pipeline in order, and the feed's health record |
+//! | [`export`] | items out as Atom, RSS, JSON Feed, JSONL, CSV (streamed, sanitized); saved exports; OPML |
 //! | [`cli`] | command-line definitions and output formatting |
 //! | [`telemetry`] | tracing setup |
 
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod export;
 pub mod fetch;
 pub mod identity;
 pub mod ingest;
