@@ -1049,6 +1049,104 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_export_example_is_valid() {
+        let start = EXAMPLE.find("# [[export]]").unwrap();
+        let mut text = EXAMPLE[..start].to_string();
+        for line in EXAMPLE[start..].lines() {
+            let line = line.strip_prefix("# ").unwrap_or(line);
+            // Commented-out keys inside the block stay comments.
+            if !line.starts_with("# ") {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        let s = Settings::from_toml(&text, Path::new("/x/feedwatch.toml")).unwrap();
+        let e = &s.exports[0];
+        assert_eq!(e.name, "us-russia");
+        assert_eq!(e.format, crate::export::Format::Atom);
+        assert_eq!(e.path, Path::new("/x/exports/us-russia.xml"));
+        assert_eq!(e.filter.tags, ["美俄关系"]);
+        assert_eq!(e.filter.since.as_deref(), Some("7d"));
+        assert_eq!(e.filter.limit, Some(500));
+        assert!(s.exports.len() == 1 && load("").unwrap().exports.is_empty());
+    }
+
+    #[test]
+    fn export_errors_name_the_key_and_line() {
+        let head = "watchlist = [\"普京\"]\n[[feed]]\nname = \"a\"\nurl = \"a.xml\"\n";
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "no format",
+                "[[export]]\nname = \"x\"\npath = \"x\"\n",
+                5,
+                "export[1].format",
+            ),
+            (
+                "bad format",
+                "[[export]]\nname = \"x\"\nformat = \"pdf\"\npath = \"x\"\n",
+                7,
+                "pdf",
+            ),
+            (
+                "no path",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\n",
+                5,
+                "export[1].path",
+            ),
+            (
+                "unknown tag",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\ntags = [\"普金\"]\n",
+                9,
+                "普金",
+            ),
+            (
+                "unknown feed",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nfeeds = [\"b\"]\n",
+                9,
+                "export[1].feeds",
+            ),
+            (
+                "bad since",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nsince = \"soon\"\n",
+                9,
+                "export[1].since",
+            ),
+            (
+                "bad link",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nlink = \"ftp://x\"\n",
+                9,
+                "export[1].link",
+            ),
+            (
+                "zero limit",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nlimit = 0\n",
+                9,
+                "export[1].limit",
+            ),
+            (
+                "same path",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\n[[export]]\nname = \"y\"\nformat = \"atom\"\npath = \"x\"\n",
+                12,
+                "same file",
+            ),
+            (
+                "same name",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\n[[export]]\nname = \"x\"\nformat = \"atom\"\npath = \"y\"\n",
+                10,
+                "duplicate export name",
+            ),
+        ];
+        for (name, text, line, needle) in cases {
+            let e = load(&format!("{head}{text}")).expect_err(name);
+            assert_eq!(e.line, Some(*line), "{name}: {e}");
+            assert!(
+                e.to_string().contains(needle),
+                "{name}: {e} lacks {needle:?}"
+            );
+        }
+    }
+
+    #[test]
     fn durations_and_sizes() {
         assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));

@@ -17,7 +17,7 @@ mod items;
 mod query;
 mod search;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use std::collections::HashMap;
 use std::path::Path;
