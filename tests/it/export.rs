@@ -2,6 +2,9 @@
 //! (plus the shared real-world samples when present) is polled, then exported in every
 //! format and read back.
 
+// Test helpers fail loudly; there is no caller to report to.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
