@@ -161,6 +161,25 @@ impl TopicSpec {
     }
 }
 
+/// One `[[export]]`: a filtered feed or data file the daemon rewrites after every cycle
+/// in which something changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSpec {
+    /// Unique name; the exported feed's id is derived from it.
+    pub name: String,
+    /// Output format.
+    pub format: crate::export::Format,
+    /// The file written (atomically), resolved against the config file's folder.
+    pub path: PathBuf,
+    /// Feed title, overriding the one describing the filter.
+    pub title: Option<String>,
+    /// The URL the file is served at, for the feed's `self` link.
+    pub link: Option<String>,
+    /// Which items: the same filter as `items` and `export` on the command line,
+    /// with relative times read when the file is written.
+    pub filter: crate::cli::FilterArgs,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -174,6 +193,8 @@ pub struct Settings {
     pub feeds: Vec<FeedSettings>,
     /// `watchlist` shorthand topics followed by `[[topic]]` tables.
     pub topics: Vec<TopicSpec>,
+    /// `[[export]]` tables in file order.
+    pub exports: Vec<ExportSpec>,
 }
 
 impl Default for Settings {
@@ -184,6 +205,7 @@ impl Default for Settings {
             poll: PollSettings::default(),
             feeds: Vec::new(),
             topics: Vec::new(),
+            exports: Vec::new(),
         }
     }
 }
@@ -227,6 +249,8 @@ struct RawConfig {
     feeds: Vec<Spanned<RawFeed>>,
     #[serde(default, rename = "topic")]
     topics: Vec<Spanned<RawTopic>>,
+    #[serde(default, rename = "export")]
+    exports: Vec<Spanned<RawExport>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -278,6 +302,28 @@ struct RawTopic {
     #[serde(default)]
     none: Vec<Spanned<String>>,
     fields: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExport {
+    name: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
+    link: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    any_tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    feeds: Vec<Spanned<String>>,
+    since: Option<Spanned<String>>,
+    until: Option<Spanned<String>>,
+    search: Option<Spanned<String>>,
+    #[serde(default)]
+    untagged: bool,
+    limit: Option<Spanned<i64>>,
 }
 
 /// Turns byte spans into 1-based line numbers and builds errors for one file.
@@ -576,12 +622,15 @@ impl Settings {
             return Err(ctx.err(span, key, e.to_string()));
         }
 
+        let exports = exports(&ctx, &raw.exports, base, &feeds, &topics)?;
+
         Ok(Settings {
             path: Some(path.to_path_buf()),
             database,
             poll,
             feeds,
             topics,
+            exports,
         })
     }
 
@@ -589,6 +638,159 @@ impl Settings {
     pub fn schedule_of<'a>(&'a self, feed: &'a FeedSettings) -> &'a str {
         feed.schedule.as_deref().unwrap_or(&self.poll.schedule)
     }
+}
+
+/// Validates the `[[export]]` tables. Filters are checked by building them the way the
+/// command line does; tags and feeds must name configured topics and feeds, since a typo
+/// there would silently give an empty feed forever.
+fn exports(
+    ctx: &Ctx<'_>,
+    raw: &[Spanned<RawExport>],
+    base: &Path,
+    feeds: &[FeedSettings],
+    topics: &[TopicSpec],
+) -> Result<Vec<ExportSpec>, ConfigError> {
+    let mut out: Vec<ExportSpec> = Vec::with_capacity(raw.len());
+    for (i, spanned) in raw.iter().enumerate() {
+        let span = spanned.span();
+        let e = spanned.get_ref();
+        let key = |k: &str| format!("export[{}].{k}", i + 1);
+        let text = |v: &Option<Spanned<String>>, k: &str| -> Result<Option<String>, ConfigError> {
+            match v {
+                Some(s) if s.get_ref().trim().is_empty() => {
+                    Err(ctx.err(Some(s.span()), key(k), "is empty"))
+                }
+                Some(s) => Ok(Some(s.get_ref().trim().to_string())),
+                None => Ok(None),
+            }
+        };
+        let name = text(&e.name, "name")?.ok_or_else(|| {
+            ctx.err(
+                Some(span.clone()),
+                key("name"),
+                "missing: every export needs a name",
+            )
+        })?;
+        if out.iter().any(|o| o.name == name) {
+            return Err(ctx.err(
+                e.name.as_ref().map(|n| n.span()),
+                key("name"),
+                format!("duplicate export name {name:?}"),
+            ));
+        }
+        let format = match &e.format {
+            Some(f) => crate::export::Format::parse(f.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = crate::export::Format::ALL
+                    .iter()
+                    .map(|f| f.name())
+                    .collect();
+                ctx.err(
+                    Some(f.span()),
+                    key("format"),
+                    format!(
+                        "unknown format {:?} (use one of {})",
+                        f.get_ref(),
+                        names.join(", ")
+                    ),
+                )
+            })?,
+            None => {
+                return Err(ctx.err(
+                    Some(span.clone()),
+                    key("format"),
+                    format!("missing: export {name:?} needs a format"),
+                ));
+            }
+        };
+        let path = text(&e.path, "path")?.ok_or_else(|| {
+            ctx.err(
+                Some(span.clone()),
+                key("path"),
+                format!("missing: export {name:?} needs a path to write"),
+            )
+        })?;
+        let path = base.join(path);
+        if let Some(other) = out.iter().find(|o| o.path == path) {
+            return Err(ctx.err(
+                e.path.as_ref().map(|p| p.span()),
+                key("path"),
+                format!("export {:?} writes the same file", other.name),
+            ));
+        }
+        let link = text(&e.link, "link")?;
+        if let (Some(l), Some(spanned)) = (&link, &e.link) {
+            match url::Url::parse(l) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(ctx.err(
+                        Some(spanned.span()),
+                        key("link"),
+                        format!("{l:?} is not an http(s) URL"),
+                    ));
+                }
+            }
+        }
+        for (list, k) in [(&e.tags, "tags"), (&e.any_tags, "any_tags")] {
+            if let Some(t) = list
+                .iter()
+                .find(|t| !topics.iter().any(|topic| topic.name == t.get_ref().trim()))
+            {
+                return Err(ctx.err(
+                    Some(t.span()),
+                    key(k),
+                    format!("{:?} is not a topic of the watchlist", t.get_ref()),
+                ));
+            }
+        }
+        for f in &e.feeds {
+            if !feeds.iter().any(|feed| feed.name == f.get_ref().trim()) {
+                return Err(ctx.err(
+                    Some(f.span()),
+                    key("feeds"),
+                    format!("{:?} is not a configured feed", f.get_ref()),
+                ));
+            }
+        }
+        let limit = match &e.limit {
+            Some(n) if *n.get_ref() >= 1 => u64::try_from(*n.get_ref()).ok(),
+            Some(n) => return Err(ctx.err(Some(n.span()), key("limit"), "must be 1 or more")),
+            None => None,
+        };
+        let list = |v: &[Spanned<String>]| -> Vec<String> {
+            v.iter().map(|s| s.get_ref().trim().to_string()).collect()
+        };
+        let filter = crate::cli::FilterArgs {
+            tags: list(&e.tags),
+            any_tags: list(&e.any_tags),
+            feeds: list(&e.feeds),
+            since: e.since.as_ref().map(|s| s.get_ref().clone()),
+            until: e.until.as_ref().map(|s| s.get_ref().clone()),
+            search: e.search.as_ref().map(|s| s.get_ref().clone()),
+            untagged: e.untagged,
+            limit,
+        };
+        if let Err(problem) = filter.to_filter(chrono::Utc::now()) {
+            // The message starts with the command-line option it is about.
+            let (k, at) = [
+                ("since", &e.since),
+                ("until", &e.until),
+                ("search", &e.search),
+            ]
+            .into_iter()
+            .find(|(k, _)| problem.0.starts_with(&format!("--{k}")))
+            .map_or(("", None), |(k, v)| (k, v.as_ref().map(|s| s.span())));
+            return Err(ctx.err(at.or(Some(span.clone())), key(k), problem.0));
+        }
+        out.push(ExportSpec {
+            name,
+            format,
+            path,
+            title: text(&e.title, "title")?,
+            link,
+            filter,
+        });
+    }
+    Ok(out)
 }
 
 /// The dotted key a byte offset sits on (`poll.concurrency`), for serde's errors that
@@ -879,6 +1081,104 @@ mod tests {
         assert_eq!(s.topics[2].terms, ["特朗普", "川普"]);
         assert_eq!(s.topics[2].none, ["体育"]);
         assert_eq!(s.topics[2].fields, [Field::Title]);
+    }
+
+    #[test]
+    fn the_commented_export_example_is_valid() {
+        let start = EXAMPLE.find("# [[export]]").unwrap();
+        let mut text = EXAMPLE[..start].to_string();
+        for line in EXAMPLE[start..].lines() {
+            let line = line.strip_prefix("# ").unwrap_or(line);
+            // Commented-out keys inside the block stay comments.
+            if !line.starts_with("# ") {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        let s = Settings::from_toml(&text, Path::new("/x/feedwatch.toml")).unwrap();
+        let e = &s.exports[0];
+        assert_eq!(e.name, "us-russia");
+        assert_eq!(e.format, crate::export::Format::Atom);
+        assert_eq!(e.path, Path::new("/x/exports/us-russia.xml"));
+        assert_eq!(e.filter.tags, ["美俄关系"]);
+        assert_eq!(e.filter.since.as_deref(), Some("7d"));
+        assert_eq!(e.filter.limit, Some(500));
+        assert!(s.exports.len() == 1 && load("").unwrap().exports.is_empty());
+    }
+
+    #[test]
+    fn export_errors_name_the_key_and_line() {
+        let head = "watchlist = [\"普京\"]\n[[feed]]\nname = \"a\"\nurl = \"a.xml\"\n";
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "no format",
+                "[[export]]\nname = \"x\"\npath = \"x\"\n",
+                5,
+                "export[1].format",
+            ),
+            (
+                "bad format",
+                "[[export]]\nname = \"x\"\nformat = \"pdf\"\npath = \"x\"\n",
+                7,
+                "pdf",
+            ),
+            (
+                "no path",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\n",
+                5,
+                "export[1].path",
+            ),
+            (
+                "unknown tag",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\ntags = [\"普金\"]\n",
+                9,
+                "普金",
+            ),
+            (
+                "unknown feed",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nfeeds = [\"b\"]\n",
+                9,
+                "export[1].feeds",
+            ),
+            (
+                "bad since",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nsince = \"soon\"\n",
+                9,
+                "export[1].since",
+            ),
+            (
+                "bad link",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nlink = \"ftp://x\"\n",
+                9,
+                "export[1].link",
+            ),
+            (
+                "zero limit",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\nlimit = 0\n",
+                9,
+                "export[1].limit",
+            ),
+            (
+                "same path",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\n[[export]]\nname = \"y\"\nformat = \"atom\"\npath = \"x\"\n",
+                12,
+                "same file",
+            ),
+            (
+                "same name",
+                "[[export]]\nname = \"x\"\nformat = \"rss\"\npath = \"x\"\n[[export]]\nname = \"x\"\nformat = \"atom\"\npath = \"y\"\n",
+                10,
+                "duplicate export name",
+            ),
+        ];
+        for (name, text, line, needle) in cases {
+            let e = load(&format!("{head}{text}")).expect_err(name);
+            assert_eq!(e.line, Some(*line), "{name}: {e}");
+            assert!(
+                e.to_string().contains(needle),
+                "{name}: {e} lacks {needle:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!                               identity content hash of normalized title + text
 //!                               watch    Aho-Corasick over folded text → topic tags
 //!                               store    one IMMEDIATE transaction per feed refresh
-//! items / export ─► store (read-only connection) ─► table, json, jsonl, csv, feeds
+//! items / export ─► store (read-only connection) ─► table, json, jsonl, csv,
+//!                                                   atom, rss, jsonfeed
 //! ```
 //!
 //! Module map (one module per stage; stages hand typed values forward and never import
@@ -34,6 +35,7 @@
 //! | [`schedule`] | cron schedules read the crontab way; pure `next_poll` with backoff and jitter |
 //! | [`daemon`] | `feedwatch run`: the due-feed loop, signals, reload, sd_notify, the database lock |
 //! | [`ingest`] | `refresh(feed)`: the pipeline in order, and the feed's health record |
+//! | [`export`] | items out as Atom, RSS, JSON Feed, JSONL, CSV (streamed, sanitized); saved exports; OPML |
 //! | [`cli`] | command-line definitions and output formatting |
 //! | [`telemetry`] | tracing setup |
 
@@ -41,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod decode;
+pub mod export;
 pub mod fetch;
 pub mod identity;
 pub mod ingest;

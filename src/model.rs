@@ -168,6 +168,10 @@ pub struct ItemView {
     pub first_seen: DateTime<Utc>,
     /// Names of every feed that delivered it.
     pub feeds: Vec<String>,
+    /// Every distinct link the sources gave for it (not part of the JSON output; export
+    /// keeps them all).
+    #[serde(skip)]
+    pub source_links: Vec<String>,
     /// Topic names, sorted.
     pub tags: Vec<String>,
     /// Why each tag applies.

@@ -131,6 +131,7 @@ fn view(s: &Story, now: chrono::DateTime<Utc>) -> ItemView {
         published: s.published,
         first_seen: now,
         feeds: Vec::new(),
+        source_links: s.link.clone().into_iter().collect(),
         tags,
         matches: s.matches.clone(),
         categories: s.categories.clone(),

@@ -3,11 +3,14 @@
 //! clap parses the raw arguments once into [`Cli`]; [`run`] loads the config the command
 //! needs and calls the library. Commands return `anyhow` errors with context; only
 //! `main` prints them and chooses the exit code ([`exit_code`]). One file per command
-//! group: `poll`, `items` (items and feeds), `check`, `config_cmd`; `output` formats rows.
+//! group: `poll`, `items` (items and feeds), `export`, `opml`, `check`, `config_cmd`;
+//! `output` formats rows for the terminal.
 
 mod check;
 mod config_cmd;
+mod export;
 mod items;
+mod opml;
 mod output;
 mod poll;
 mod retag;
@@ -59,6 +62,32 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ItemFormat::Table)]
         format: ItemFormat,
     },
+    /// Write stored items as a feed (Atom, RSS, JSON Feed) or data file (JSONL, CSV),
+    /// newest first, with the same filters as `items`
+    Export {
+        /// Which items.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Output format
+        #[arg(long, value_enum)]
+        format: crate::export::Format,
+        /// Write to FILE (atomically: a temporary file renamed into place) instead of
+        /// standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Feed title [default: one saying what the filter is]
+        #[arg(long)]
+        title: Option<String>,
+        /// URL the exported file will be served at (the feed's self link)
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
+    },
+    /// Feed lists as OPML: export the configured feeds, or import another reader's list
+    Opml {
+        /// Which.
+        #[command(subcommand)]
+        command: OpmlCommand,
+    },
     /// Show configured feeds with their health
     Feeds {
         /// Output format
@@ -100,8 +129,25 @@ pub enum ConfigCommand {
     Example,
 }
 
-/// The filters shared by `items` and `export`: parsed once into [`ItemFilter`].
-#[derive(Debug, Clone, Args, Default)]
+/// `opml` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OpmlCommand {
+    /// Print every configured feed as OPML 2.0
+    Export,
+    /// Print `[[feed]]` tables for the feeds in an OPML file (nested outlines are
+    /// flattened; their folder names become a comment above each feed)
+    Import {
+        /// The OPML file (from Miniflux, FreshRSS, newsboat, ...)
+        file: PathBuf,
+        /// Append the new feeds to the config file instead of printing them
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+/// The filters shared by `items` and `export` (and `[[export]]` in the config): parsed
+/// once into [`ItemFilter`].
+#[derive(Debug, Clone, Args, Default, PartialEq, Eq)]
 pub struct FilterArgs {
     /// Only items tagged with this topic (repeatable: all must match)
     #[arg(long = "tag", value_name = "TOPIC")]
@@ -133,7 +179,8 @@ impl FilterArgs {
     /// Builds the filter; times are read relative to `now`.
     pub fn to_filter(&self, now: DateTime<Utc>) -> Result<ItemFilter, UsageError> {
         let search = match &self.search {
-            Some(s) if s.trim().is_empty() => {
+            // Folding drops zero-width characters, so a text of only those is empty too.
+            Some(s) if crate::text::fold(s).trim().is_empty() => {
                 return Err(UsageError("--search: the text is empty".into()));
             }
             other => other.clone(),
@@ -156,6 +203,48 @@ impl FilterArgs {
             untagged: self.untagged,
             limit: self.limit,
         })
+    }
+}
+
+impl FilterArgs {
+    /// Says in a few words which items the filter selects, as written (relative times
+    /// stay relative): `tag 美俄关系, search "普京", since 7d`, or `all items`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.tags.is_empty() {
+            parts.push(format!("tag {}", self.tags.join(" + ")));
+        }
+        if !self.any_tags.is_empty() {
+            parts.push(format!("any tag of {}", self.any_tags.join(", ")));
+        }
+        if !self.feeds.is_empty() {
+            let noun = if self.feeds.len() == 1 {
+                "feed"
+            } else {
+                "feeds"
+            };
+            parts.push(format!("{noun} {}", self.feeds.join(", ")));
+        }
+        if let Some(s) = &self.search {
+            parts.push(format!("search \"{}\"", s.trim()));
+        }
+        if self.untagged {
+            parts.push("untagged".into());
+        }
+        if let Some(t) = &self.since {
+            parts.push(format!("since {}", t.trim()));
+        }
+        if let Some(t) = &self.until {
+            parts.push(format!("until {}", t.trim()));
+        }
+        if let Some(n) = self.limit {
+            parts.push(format!("newest {n}"));
+        }
+        if parts.is_empty() {
+            "all items".to_string()
+        } else {
+            parts.join(", ")
+        }
     }
 }
 
@@ -273,6 +362,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = database_path(&cli)?;
             items::items(&db, &filter.to_filter(Utc::now())?, *format)
         }
+        Command::Export {
+            filter,
+            format,
+            output,
+            title,
+            link,
+        } => {
+            let db = database_path(&cli)?;
+            let request = export::Request {
+                filter,
+                format: *format,
+                output: output.as_deref(),
+                title: title.as_deref(),
+                link: link.as_deref(),
+            };
+            export::export(&db, &request, Utc::now())
+        }
+        Command::Opml { command } => match command {
+            OpmlCommand::Export => opml::export(&load_settings(&cli)?),
+            OpmlCommand::Import { file, write } => {
+                opml::import(&load_settings(&cli)?, file, *write)
+            }
+        },
         Command::Feeds { format } => {
             let settings = load_settings(&cli)?;
             items::feeds(&settings, *format)

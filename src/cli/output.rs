@@ -1,81 +1,49 @@
 //! Rendering items for the terminal and for other programs: table, JSON, JSONL, CSV.
 //!
 //! Items are written one at a time as the store streams them, so memory does not grow
-//! with the number of items. JSON keys follow the interface contract.
+//! with the number of items. The data formats (JSON, JSONL, CSV) are
+//! [`crate::export::rows`], shared with `export`; only the terminal table lives here.
 
 use std::io::Write;
 
 use anyhow::Context;
 
 use super::ItemFormat;
+use crate::export::rows::{RowFormat, RowWriter};
 use crate::model::ItemView;
 
 /// Writes a stream of items in one format.
 pub struct ItemWriter<W: Write> {
-    out: W,
-    format: ItemFormat,
-    count: u64,
+    inner: Inner<W>,
 }
 
-const CSV_HEADER: [&str; 10] = [
-    "id",
-    "published",
-    "first_seen",
-    "feeds",
-    "tags",
-    "title",
-    "link",
-    "content_hash",
-    "categories",
-    "text",
-];
+enum Inner<W: Write> {
+    Rows(RowWriter<W>),
+    Table { out: W, count: u64 },
+}
 
 impl<W: Write> ItemWriter<W> {
     /// Starts the output (JSON's `[`, CSV's header).
-    pub fn new(mut out: W, format: ItemFormat) -> anyhow::Result<ItemWriter<W>> {
-        match format {
-            ItemFormat::Json => out.write_all(b"[")?,
-            ItemFormat::Csv => csv_record(&mut out, CSV_HEADER)?,
-            ItemFormat::Table | ItemFormat::Jsonl => {}
-        }
-        Ok(ItemWriter {
-            out,
-            format,
-            count: 0,
-        })
+    pub fn new(out: W, format: ItemFormat) -> anyhow::Result<ItemWriter<W>> {
+        let rows = match format {
+            ItemFormat::Json => RowFormat::Json,
+            ItemFormat::Jsonl => RowFormat::Jsonl,
+            ItemFormat::Csv => RowFormat::Csv,
+            ItemFormat::Table => {
+                return Ok(ItemWriter {
+                    inner: Inner::Table { out, count: 0 },
+                });
+            }
+        };
+        let inner = Inner::Rows(RowWriter::new(out, rows)?);
+        Ok(ItemWriter { inner })
     }
 
     /// Writes one item.
     pub fn item(&mut self, item: &ItemView) -> anyhow::Result<()> {
-        match self.format {
-            ItemFormat::Json => {
-                self.out
-                    .write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut self.out, item)?;
-            }
-            ItemFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, item)?;
-                self.out.write_all(b"\n")?;
-            }
-            ItemFormat::Csv => {
-                let published = item.published.map(|t| t.to_rfc3339()).unwrap_or_default();
-                csv_record(
-                    &mut self.out,
-                    [
-                        item.id.as_str(),
-                        &published,
-                        &item.first_seen.to_rfc3339(),
-                        &item.feeds.join(";"),
-                        &item.tags.join(";"),
-                        &item.title,
-                        item.link.as_deref().unwrap_or(""),
-                        &item.content_hash,
-                        &item.categories.join(";"),
-                        &item.text,
-                    ],
-                )?;
-            }
-            ItemFormat::Table => {
+        match &mut self.inner {
+            Inner::Rows(rows) => rows.item(item)?,
+            Inner::Table { out, count } => {
                 let when = item
                     .published
                     .unwrap_or(item.first_seen)
@@ -99,41 +67,28 @@ impl<W: Write> ItemWriter<W> {
                     format!("  [{}]", one_line(&item.categories.join(", ")))
                 };
                 writeln!(
-                    self.out,
+                    out,
                     "{when}  {}  {}  {}{categories}",
                     pad(&feeds, 18),
                     pad(&tags, 24),
                     one_line(&item.title)
                 )?;
+                *count += 1;
             }
         }
-        self.count += 1;
         Ok(())
     }
 
     /// Ends the output (JSON's `]`) and flushes.
-    pub fn finish(mut self) -> anyhow::Result<u64> {
-        if self.format == ItemFormat::Json {
-            self.out
-                .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?;
+    pub fn finish(self) -> anyhow::Result<u64> {
+        match self.inner {
+            Inner::Rows(rows) => Ok(rows.finish().context("writing output")?.1),
+            Inner::Table { mut out, count } => {
+                out.flush().context("writing output")?;
+                Ok(count)
+            }
         }
-        self.out.flush().context("writing output")?;
-        Ok(self.count)
     }
-}
-
-/// Writes one CSV record (RFC 4180 quoting) straight to `out`.
-fn csv_record<'a, W: Write>(
-    out: &mut W,
-    fields: impl IntoIterator<Item = &'a str>,
-) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(256));
-    w.write_record(fields)?;
-    let buf = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing CSV: {}", e.error()))?;
-    out.write_all(&buf)?;
-    Ok(())
 }
 
 /// Columns on a terminal: CJK characters take two cells.
@@ -178,79 +133,66 @@ pub fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
 
-    fn item() -> ItemView {
-        ItemView {
+    #[test]
+    fn table_rows_stay_on_one_line() {
+        let item = ItemView {
             id: "abc".into(),
-            title: "特朗普与普京, \"会晤\"".into(),
-            link: Some("https://example.org/a".into()),
-            published: Some(Utc.with_ymd_and_hms(2025, 6, 10, 4, 0, 0).unwrap()),
-            first_seen: Utc.with_ymd_and_hms(2025, 6, 10, 5, 0, 0).unwrap(),
+            title: "特朗普与普京\n会晤".into(),
+            link: None,
+            published: None,
+            first_seen: chrono::DateTime::UNIX_EPOCH,
             feeds: vec!["a".into(), "b".into()],
+            source_links: vec![],
+            tags: vec![],
+            matches: vec![],
+            categories: vec![],
+            authors: vec![],
+            content_hash: "00".into(),
+            text: String::new(),
+            html: String::new(),
+        };
+        let mut buf = Vec::new();
+        let mut w = ItemWriter::new(&mut buf, ItemFormat::Table).unwrap();
+        w.item(&item).unwrap();
+        assert_eq!(w.finish().unwrap(), 1);
+        let out = String::from_utf8(buf).unwrap();
+        assert_eq!(out.lines().count(), 1);
+        assert!(
+            out.contains("a +1") && out.contains("特朗普与普京 会晤"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn table_shows_categories_apart_from_tags() {
+        let mut item = ItemView {
+            id: "abc".into(),
+            title: "会晤".into(),
+            link: None,
+            published: None,
+            first_seen: chrono::DateTime::UNIX_EPOCH,
+            feeds: vec!["a".into()],
+            source_links: vec![],
             tags: vec!["普京".into()],
             matches: vec![],
             categories: vec![],
             authors: vec![],
             content_hash: "00".into(),
-            text: "第一段\n\n第二段".into(),
+            text: String::new(),
             html: String::new(),
-        }
-    }
-
-    fn render(format: ItemFormat, n: usize) -> String {
-        let mut buf = Vec::new();
-        let mut w = ItemWriter::new(&mut buf, format).unwrap();
-        for _ in 0..n {
-            w.item(&item()).unwrap();
-        }
-        w.finish().unwrap();
-        String::from_utf8(buf).unwrap()
-    }
-
-    #[test]
-    fn json_is_one_array_even_when_empty() {
-        let empty: serde_json::Value = serde_json::from_str(&render(ItemFormat::Json, 0)).unwrap();
-        assert_eq!(empty, serde_json::json!([]));
-        let two: serde_json::Value = serde_json::from_str(&render(ItemFormat::Json, 2)).unwrap();
-        assert_eq!(two.as_array().unwrap().len(), 2);
-        assert_eq!(two[0]["feeds"], serde_json::json!(["a", "b"]));
-        assert_eq!(two[0]["published"], "2025-06-10T04:00:00Z");
-    }
-
-    #[test]
-    fn jsonl_is_one_object_per_line() {
-        let out = render(ItemFormat::Jsonl, 3);
-        assert_eq!(out.lines().count(), 3);
-        for line in out.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v["title"], "特朗普与普京, \"会晤\"");
-        }
-    }
-
-    #[test]
-    fn csv_quotes_commas_quotes_and_newlines() {
-        let out = render(ItemFormat::Csv, 1);
-        let mut r = csv::Reader::from_reader(out.as_bytes());
-        let rec = r.records().next().unwrap().unwrap();
-        assert_eq!(&rec[5], "特朗普与普京, \"会晤\"");
-        assert_eq!(&rec[3], "a;b");
-        assert_eq!(&rec[9], "第一段\n\n第二段");
-    }
-
-    #[test]
-    fn table_shows_categories_apart_from_tags() {
-        let mut with = item();
-        with.categories = vec!["国际".into(), "外交".into()];
+        };
         let mut buf = Vec::new();
         let mut w = ItemWriter::new(&mut buf, ItemFormat::Table).unwrap();
-        w.item(&with).unwrap();
-        w.item(&item()).unwrap();
+        w.item(&item).unwrap();
+        item.categories = vec!["国际".into(), "外交".into()];
+        w.item(&item).unwrap();
         w.finish().unwrap();
         let out = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[0].ends_with("\"会晤\"  [国际, 外交]"), "{out}");
-        assert!(lines[1].ends_with("\"会晤\""), "{out}");
+        assert!(lines[0].ends_with("会晤"), "{out}");
+        assert!(lines[1].ends_with("会晤  [国际, 外交]"), "{out}");
+        assert!(!lines[1].contains("国际,外交  "), "{out}");
     }
 
     #[test]

@@ -9,15 +9,16 @@
 //! the daemon holds a write transaction.
 //!
 //! Layout: this file owns opening, pragmas, migrations and the shared types; feed rows
-//! and their health live in `feeds.rs`, item writes in `items.rs`, and the filtered
-//! listing in `query.rs`.
+//! and their health live in `feeds.rs`, item writes in `items.rs`, the filtered
+//! listing in `query.rs` and the search index in `search.rs`.
 
 mod feeds;
 mod items;
 mod query;
+mod search;
 pub mod tags;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,6 +30,8 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::model::{Story, Validators};
 
+pub use search::SearchIndexStatus;
+
 /// The schema, oldest first: (file name, SQL). Append only; a landed file is never
 /// edited, because `PRAGMA user_version` records how many of them a database has run.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -39,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_meta.sql",
         include_str!("../../migrations/0002_meta.sql"),
+    ),
+    (
+        "0003_search.sql",
+        include_str!("../../migrations/0003_search.sql"),
     ),
 ];
 

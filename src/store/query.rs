@@ -12,8 +12,10 @@
 use rusqlite::types::Value;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params_from_iter};
 
+use super::search::{folded_contains, gram_query, key_floor, key_item, search_key};
 use super::{Store, StoreError, from_secs, sql_err};
 use crate::model::{ContentHash, Field, ItemFilter, ItemView, TagMatch};
+use crate::text::fold;
 
 /// When several `--tag` topics must all match, the scan is driven by the rarest one;
 /// counting stops here so choosing never costs more than a short index walk.
@@ -31,27 +33,94 @@ impl Store {
         let Some(plan) = Plan::build(&self.conn, filter).map_err(fail)? else {
             return Ok(());
         };
-        // While the listing is active the connection stays in one read transaction, so
-        // the per-item lookups below see the same snapshot as the listing.
+        // One read transaction for the whole listing, so the queued-items scan, the
+        // listing and the per-item lookups all see the same snapshot.
+        let _snapshot = self.conn.unchecked_transaction().map_err(fail)?;
+        let mut queued = match &plan.pending {
+            Some(scan) => scan.run(&self.conn, plan.limit).map_err(fail)?,
+            None => Vec::new(),
+        }
+        .into_iter()
+        .peekable();
         let mut listing = self.conn.prepare_cached(&plan.sql).map_err(fail)?;
         let mut lookups = Lookups::prepare(&self.conn).map_err(fail)?;
         let mut rows = listing
             .query(params_from_iter(plan.params.iter()))
             .map_err(fail)?;
+        let mut left = plan.limit.unwrap_or(u64::MAX);
+        let mut emit = |id: i64| -> Result<bool, E> {
+            each(lookups.item(id).map_err(fail)?)?;
+            left -= 1;
+            Ok(left > 0)
+        };
         while let Some(row) = rows.next().map_err(fail)? {
+            let key: i64 = row.get(0).map_err(fail)?;
             let id: i64 = row.get(1).map_err(fail)?;
-            let view = lookups.item(id).map_err(fail)?;
-            each(view)?;
+            // Queued items are merged in by the same key the listing is ordered by.
+            while let Some((_, queued_id)) = queued.next_if(|(k, _)| *k > key) {
+                if !emit(queued_id)? {
+                    return Ok(());
+                }
+            }
+            if !emit(id)? {
+                return Ok(());
+            }
+        }
+        for (_, id) in queued {
+            if !emit(id)? {
+                return Ok(());
+            }
         }
         Ok(())
     }
 }
 
-/// The listing query for one filter, with its parameters in order. It selects
-/// (sort_time, item id), newest first.
+/// The listing query for one filter, with its parameters in order. It selects (order
+/// key, item id), newest first: the key is the sort time, or the search key when the
+/// search index drives the listing.
 struct Plan {
     sql: String,
     params: Vec<Value>,
+    /// With `--search`: the items the index does not hold yet, checked one by one.
+    pending: Option<PendingScan>,
+    limit: Option<u64>,
+}
+
+/// The queued items that pass every other filter, to be checked against the folded
+/// needle in Rust.
+struct PendingScan {
+    sql: String,
+    params: Vec<Value>,
+    needle: String,
+}
+
+impl PendingScan {
+    /// (search key, id) of the queued items that match, newest first, at most `limit`.
+    fn run(&self, conn: &Connection, limit: Option<u64>) -> rusqlite::Result<Vec<(i64, i64)>> {
+        let queued: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM search_pending)", [], |r| {
+                r.get(0)
+            })?;
+        if !queued {
+            return Ok(Vec::new());
+        }
+        let mut stmt = conn.prepare_cached(&self.sql)?;
+        let mut rows = stmt.query(params_from_iter(self.params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let title: String = row.get(2)?;
+            let text: String = row.get(3)?;
+            if folded_contains(&title, &text, &self.needle) {
+                out.push((search_key(row.get(0)?, row.get(1)?), row.get(1)?));
+                if limit.is_some_and(|n| out.len() as u64 >= n) {
+                    break;
+                }
+            }
+        }
+        // The scan ran in (sort_time, id) order; clamped keys may tie differently.
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(out)
+    }
 }
 
 impl Plan {
@@ -81,9 +150,14 @@ impl Plan {
         if !filter.feeds.is_empty() && feeds.is_empty() {
             return Ok(None);
         }
+        // A needle that folds to nothing (only zero-width characters) is in every text.
+        let needle = filter.search.as_deref().map(fold).filter(|n| !n.is_empty());
 
-        // The topics whose item_topics slices drive the walk: one arm each.
-        let drivers = if !all.is_empty() {
+        // The topics whose item_topics slices drive the walk: one arm each. A search
+        // is driven by the search index instead, with every topic a condition.
+        let drivers = if needle.is_some() {
+            Vec::new()
+        } else if !all.is_empty() {
             let rarest = rarest(conn, &all)?;
             all.retain(|id| *id != rarest);
             vec![rarest]
@@ -130,13 +204,12 @@ impl Plan {
         if filter.untagged {
             conds.push("NOT EXISTS (SELECT 1 FROM item_topics t WHERE t.item_id = i.id)".into());
         }
-        if let Some(search) = &filter.search {
-            // A plain scan until search gets its own index. SQLite's lower() folds
-            // ASCII only, so the needle is folded the same way to stay consistent.
-            conds.push("(instr(lower(i.title), ?) > 0 OR instr(lower(i.text), ?) > 0)".into());
-            let needle = search.to_ascii_lowercase();
-            params.push(Value::Text(needle.clone()));
-            params.push(Value::Text(needle));
+        let limit = filter
+            .limit
+            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+
+        if let Some(needle) = needle {
+            return Ok(Some(Plan::search(filter, needle, &conds, params, limit)));
         }
 
         let mut sql = String::new();
@@ -162,15 +235,71 @@ impl Plan {
             }
         }
         sql.push_str(" ORDER BY 1 DESC, 2 DESC LIMIT ?");
-        let limit = filter
-            .limit
-            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
         all_params.push(Value::Integer(limit));
         Ok(Some(Plan {
             sql,
             params: all_params,
+            pending: None,
+            limit: filter.limit,
         }))
     }
+
+    /// A search: walk the index's matches by descending key (newest first, stopping
+    /// after LIMIT rows), checking the other filters on each; the items the index does
+    /// not hold yet are scanned separately and merged in.
+    fn search(
+        filter: &ItemFilter,
+        needle: String,
+        conds: &[String],
+        params: Vec<Value>,
+        limit: i64,
+    ) -> Plan {
+        let mut first = vec![format!(
+            "g.search_grams MATCH ? AND i.id = (g.rowid & {})",
+            key_item(-1)
+        )];
+        let mut all_params = vec![Value::Text(gram_query(&needle).unwrap_or_default())];
+        // Key ranges let the index skip whole stretches; they are exact only while the
+        // time is inside the key's range, and the time conditions stay in any case.
+        let in_range = |t: i64| t > 0 && t <= i64::from(u32::MAX);
+        if let Some(since) = filter.since.map(ceil_secs).filter(|t| in_range(*t)) {
+            first.push("g.rowid >= ?".into());
+            all_params.push(Value::Integer(key_floor(since)));
+        }
+        if let Some(until) = filter.until.map(ceil_secs).filter(|t| in_range(*t)) {
+            first.push("g.rowid < ?".into());
+            all_params.push(Value::Integer(key_floor(until)));
+        }
+        all_params.extend(params.iter().cloned());
+        let mut sql = String::from("SELECT g.rowid, i.id FROM search_grams g CROSS JOIN items i");
+        push_where(&mut sql, conds, "i.sort_time", Some(&first.join(" AND ")));
+        sql.push_str(" ORDER BY g.rowid DESC LIMIT ?");
+        all_params.push(Value::Integer(limit));
+
+        let mut pending_sql = String::from(
+            "SELECT i.sort_time, i.id, i.title, i.text FROM search_pending p
+             CROSS JOIN items i ON i.id = p.item_id",
+        );
+        push_where(&mut pending_sql, conds, "i.sort_time", None);
+        pending_sql.push_str(" ORDER BY i.sort_time DESC, i.id DESC");
+        Plan {
+            sql,
+            params: all_params,
+            pending: Some(PendingScan {
+                sql: pending_sql,
+                params,
+                needle,
+            }),
+            limit: filter.limit,
+        }
+    }
+}
+
+/// The listing SQL and parameters a filter gets, for tests that inspect query plans.
+#[cfg(test)]
+pub(super) fn plan_for_tests(conn: &Connection, filter: &ItemFilter) -> (String, Vec<Value>) {
+    let plan = Plan::build(conn, filter).unwrap().unwrap();
+    (plan.sql, plan.params)
 }
 
 /// Appends ` WHERE first AND conds...`, with `{t}` in each condition replaced by the
@@ -244,8 +373,8 @@ impl<'c> Lookups<'c> {
                  FROM items WHERE id = ?1",
             )?,
             feeds: conn.prepare_cached(
-                "SELECT DISTINCT f.name FROM item_sources s JOIN feeds f ON f.id = s.feed_id
-                 WHERE s.item_id = ?1 ORDER BY f.name",
+                "SELECT f.name, s.link FROM item_sources s JOIN feeds f ON f.id = s.feed_id
+                 WHERE s.item_id = ?1 ORDER BY f.name, s.id",
             )?,
             matches: conn.prepare_cached(
                 "SELECT t.name, g.term, g.field, g.byte_offset
@@ -257,10 +386,22 @@ impl<'c> Lookups<'c> {
     }
 
     fn item(&mut self, id: i64) -> rusqlite::Result<ItemView> {
-        let feeds = self
-            .feeds
-            .query_map([id], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut feeds: Vec<String> = Vec::new();
+        let mut source_links: Vec<String> = Vec::new();
+        let mut rows = self.feeds.query([id])?;
+        while let Some(row) = rows.next()? {
+            let name: String = row.get(0)?;
+            // Rows come sorted by name, so one feed's sources are adjacent.
+            if feeds.last() != Some(&name) {
+                feeds.push(name);
+            }
+            if let Some(link) = row.get::<_, Option<String>>(1)? {
+                if !source_links.contains(&link) {
+                    source_links.push(link);
+                }
+            }
+        }
+        drop(rows);
         let matches = self
             .matches
             .query_map([id], |r| {
@@ -284,6 +425,7 @@ impl<'c> Lookups<'c> {
                 published: row.get::<_, Option<i64>>(3)?.and_then(from_secs),
                 first_seen: from_secs(row.get(4)?).unwrap_or(chrono::DateTime::UNIX_EPOCH),
                 feeds,
+                source_links,
                 tags,
                 matches,
                 authors: json_list(&row.get::<_, String>(6)?),
