@@ -316,6 +316,8 @@ struct Cycle {
     not_modified: u64,
     failed: u64,
     new_items: u64,
+    /// New items, updated items and new sources: whether saved exports are stale.
+    changed: u64,
 }
 
 impl Cycle {
@@ -327,6 +329,7 @@ impl Cycle {
             not_modified: 0,
             failed: 0,
             new_items: 0,
+            changed: 0,
         }
     }
 
@@ -338,6 +341,7 @@ impl Cycle {
             ReportKind::Failed => self.failed += 1,
         }
         self.new_items += r.stats.new_items;
+        self.changed += r.stats.new_items + r.stats.updated_items + r.stats.new_sources;
     }
 }
 
@@ -415,6 +419,8 @@ struct Daemon {
     quiet: Duration,
     last_cycle_new: u64,
     new_since_start: u64,
+    /// Search indexing and saved exports after a cycle with changes.
+    background: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Half the shortest schedule interval among `feeds`, at most [`RECHECK`].
@@ -508,6 +514,30 @@ impl Daemon {
         );
         self.last_cycle_new = c.new_items;
         self.send_status(now);
+        if c.changed > 0 {
+            self.after_changes(now);
+        }
+    }
+
+    /// After a cycle that stored something: the search index catches up (in small
+    /// batches, so refreshes interleave) and saved exports are rewritten. Runs beside
+    /// the scheduler; an error is logged, never fatal.
+    fn after_changes(&mut self, now: DateTime<Utc>) {
+        if self.background.as_ref().is_some_and(|bg| !bg.is_finished()) {
+            // The previous round is still indexing; it picks up this cycle's items too,
+            // and the next cycle with changes rewrites the exports.
+            return;
+        }
+        let writer = self.writer.clone();
+        let exports = self.settings.exports.clone();
+        self.background = Some(tokio::spawn(async move {
+            if let Err(e) = ingest::index_search(&writer, None).await {
+                tracing::warn!(error = %e, "search indexing failed");
+            }
+            if let Err(e) = ingest::write_saved_exports(&writer, &exports, now).await {
+                tracing::warn!(error = %e, "saved exports not written");
+            }
+        }));
     }
 
     fn status_line(&self, now: DateTime<Utc>) -> String {
@@ -685,6 +715,7 @@ pub async fn run(settings: Settings, store: Store, mut reload: Reloader) -> anyh
         tasks: JoinSet::new(),
         cycle: None,
         last_cycle_new: 0,
+        background: None,
         quiet: quiet_gap(feeds.values(), now),
         feeds,
         new_since_start: 0,
@@ -789,6 +820,11 @@ pub async fn run(settings: Settings, store: Store, mut reload: Reloader) -> anyh
             "refreshes cut short; they stored nothing and run again on the next start"
         );
         d.tasks.shutdown().await;
+    }
+    // Indexing and saved exports wait for the next start; stop between two batches.
+    if let Some(bg) = d.background.take() {
+        bg.abort();
+        let _ = bg.await;
     }
     let Daemon { writer, .. } = d;
     drop(writer);

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -490,4 +490,53 @@ pub async fn poll_once(
         on_feed(&report);
     }
     summary
+}
+
+/// How many items one search-index batch takes: about a tenth of a second of work, so
+/// refreshes queued behind it on the writer thread wait little.
+const INDEX_BATCH: usize = 500;
+
+/// Catches the search index up with stored items, batch by batch on the writer thread so
+/// refresh writes interleave, until nothing waits or `budget` has passed. Returns the
+/// items still waiting (searches scan those, so results stay complete meanwhile).
+pub async fn index_search(writer: &StoreWriter, budget: Option<Duration>) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    loop {
+        let status = writer
+            .with_store(|store| store.index_search(INDEX_BATCH))
+            .await??;
+        if status.pending == 0 || budget.is_some_and(|b| started.elapsed() >= b) {
+            if status.indexed > 0 || status.pending > 0 {
+                tracing::debug!(pending = status.pending, "search index");
+            }
+            return Ok(status.pending);
+        }
+    }
+}
+
+/// Rewrites every saved export (`[[export]]`) from the store; a failing one is logged
+/// and leaves its old file in place.
+pub async fn write_saved_exports(
+    writer: &StoreWriter,
+    specs: &[crate::config::ExportSpec],
+    now: DateTime<Utc>,
+) -> Result<(), WriterGone> {
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let specs = specs.to_vec();
+    let results = writer
+        .with_store(move |store| crate::export::write_saved_exports(store, &specs, now))
+        .await?;
+    for r in results {
+        match r.result {
+            Ok(items) => {
+                tracing::info!(export = %r.name, path = %r.path.display(), items, "export written");
+            }
+            Err(e) => {
+                tracing::warn!(export = %r.name, path = %r.path.display(), error = %e, "export failed");
+            }
+        }
+    }
+    Ok(())
 }

@@ -56,6 +56,7 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
 
     let bar = progress_bar(jobs.len() as u64);
     let stdout = std::io::stdout();
+    let started = std::time::Instant::now();
     let summary = rt.block_on(ingest::poll_once(
         &pipeline,
         &writer,
@@ -81,6 +82,23 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let changed = summary.new_items + summary.updated_items + summary.new_sources > 0;
+    // The search index catches up with what this pass stored, for at most a quarter of
+    // the pass's time, so indexing never dominates a poll; the daemon indexes the rest,
+    // and searches scan what is still waiting, so results stay complete.
+    let backlog = if changed {
+        let budget = started.elapsed() / 4;
+        Some(rt.block_on(ingest::index_search(&writer, Some(budget)))?)
+    } else {
+        None
+    };
+    if changed {
+        rt.block_on(ingest::write_saved_exports(
+            &writer,
+            &settings.exports,
+            Utc::now(),
+        ))?;
+    }
     drop(writer);
     drop(pipeline);
     handle
@@ -100,6 +118,12 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
         summary.updated_items,
         summary.new_sources
     );
+    if let Some(pending) = backlog.filter(|&n| n > 0) {
+        let _ = writeln!(
+            out,
+            "search index: {pending} items waiting (searches scan them meanwhile; `feedwatch run` indexes them)"
+        );
+    }
     if summary.failed > 0 {
         let _ = writeln!(
             out,
