@@ -3,7 +3,8 @@
 //! clap parses the raw arguments once into [`Cli`]; [`run`] loads the config the command
 //! needs and calls the library. Commands return `anyhow` errors with context; only
 //! `main` prints them and chooses the exit code ([`exit_code`]). One file per command
-//! group: `poll`, `items` (items and feeds), `export`, `opml`, `check`, `config_cmd`;
+//! group: `run`, `poll`, `items` (items and feeds), `retag`, `export`, `opml`, `check`,
+//! `config_cmd`;
 //! `output` formats rows for the terminal.
 
 mod check;
