@@ -3,13 +3,14 @@
 //! clap parses the raw arguments once into [`Cli`]; [`run`] loads the config the command
 //! needs and calls the library. Commands return `anyhow` errors with context; only
 //! `main` prints them and chooses the exit code ([`exit_code`]). One file per command
-//! group: `run`, `poll`, `items` (items and feeds), `retag`, `export`, `opml`, `check`,
+//! group: `run`, `poll`, `items` (items and feeds), `retag`, `index`, `export`, `opml`, `check`,
 //! `config_cmd`;
 //! `output` formats rows for the terminal.
 
 mod check;
 mod config_cmd;
 mod export;
+mod index;
 mod items;
 mod opml;
 mod output;
@@ -98,6 +99,8 @@ pub enum Command {
     /// Apply the current watchlist again to every stored item and print the tags added and
     /// removed (nothing is fetched)
     Retag,
+    /// Bring the search index up to date now (the daemon does this after each cycle)
+    Index,
     /// Run one URL or file through the whole pipeline and print what would be stored
     /// (writes nothing)
     Check {
@@ -391,6 +394,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             items::feeds(&settings, *format)
         }
         Command::Retag => retag::retag(&cli),
+        Command::Index => index::index(&cli),
         Command::Check {
             source,
             format,

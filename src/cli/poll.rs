@@ -12,6 +12,10 @@ use crate::ingest::{self, FeedReport, Pipeline, ReportKind, StoreWriter};
 use crate::store::{FeedRef, Store};
 use crate::watch::Watchlist;
 
+/// A pass that leaves at most this many items unindexed indexes them before exiting
+/// (about half a second of work).
+const POLL_INDEX_MAX: u64 = 2_000;
+
 /// Runs `poll`.
 pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
     let settings = load_settings(cli)?;
@@ -56,7 +60,6 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
 
     let bar = progress_bar(jobs.len() as u64);
     let stdout = std::io::stdout();
-    let started = std::time::Instant::now();
     let summary = rt.block_on(ingest::poll_once(
         &pipeline,
         &writer,
@@ -83,12 +86,18 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let changed = summary.new_items + summary.updated_items + summary.new_sources > 0;
-    // The search index catches up with what this pass stored, for at most a quarter of
-    // the pass's time, so indexing never dominates a poll; the daemon indexes the rest,
-    // and searches scan what is still waiting, so results stay complete.
+    // The search index catches up with what this pass stored when that is a small job
+    // (indexing costs several times what storing does, so a large first pass leaves it
+    // to the daemon or `feedwatch index`); searches scan what is still waiting, so
+    // results stay complete meanwhile.
     let backlog = if changed {
-        let budget = started.elapsed() / 4;
-        Some(rt.block_on(ingest::index_search(&writer, Some(budget)))?)
+        Some(rt.block_on(async {
+            let waiting = writer.with_store(|store| store.search_backlog()).await??;
+            if waiting > POLL_INDEX_MAX {
+                return anyhow::Ok(waiting);
+            }
+            ingest::index_search(&writer, None).await
+        })?)
     } else {
         None
     };
@@ -121,7 +130,7 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
     if let Some(pending) = backlog.filter(|&n| n > 0) {
         let _ = writeln!(
             out,
-            "search index: {pending} items waiting (searches scan them meanwhile; `feedwatch run` indexes them)"
+            "search index: {pending} items waiting (searches scan them meanwhile; `feedwatch index` or the daemon indexes them)"
         );
     }
     if summary.failed > 0 {

@@ -392,3 +392,31 @@ fn feeds_lists_configured_feeds_before_any_poll() {
     let table = env.ok(&["feeds"]);
     assert!(table.contains("never"), "{table}");
 }
+
+#[test]
+fn index_brings_search_up_to_date_and_search_finds_short_terms() {
+    let s = good_server();
+    let env = Env::new();
+    env.write_config(&base_config(&format!(
+        "{}{}",
+        feed_toml("good", &s.url("good.rss")),
+        feed_toml("mirror", &s.url("mirror.atom"))
+    )));
+    env.ok(&["poll"]);
+    let before = titles(&env.items(&["--search", "普京"]));
+    let out = env.ok(&["index"]);
+    assert!(out.contains("0 waiting"), "{out}");
+    // Indexed or scanned, the answer is the same.
+    assert_eq!(titles(&env.items(&["--search", "普京"])), before);
+    assert_eq!(before, ["美俄关系出现新变化"]);
+    assert_eq!(
+        titles(&env.items(&["--search", "會晤"])).len(),
+        2,
+        "Traditional 會 folds to 会"
+    );
+    let missing = Env::new();
+    missing.write_config(&base_config(""));
+    let out = missing.run(&["index"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!missing.db().exists(), "index must not create a database");
+}
