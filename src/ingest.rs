@@ -439,6 +439,16 @@ pub async fn refresh_and_store_with(
 ) -> (FeedReport, Refreshed) {
     let mut refreshed = refresh(pipeline, feed, validators, now).await;
     refreshed.refresh.next_poll = next_poll(&refreshed);
+    store_refreshed(writer, feed, refreshed).await
+}
+
+/// Writes a refresh and reports on it. The stories go to the writer; the returned
+/// [`Refreshed`] keeps everything else (outcome, validators, hints) without them.
+pub async fn store_refreshed(
+    writer: &StoreWriter,
+    feed: &FeedSettings,
+    mut refreshed: Refreshed,
+) -> (FeedReport, Refreshed) {
     let (kind, status, mut error) = match &refreshed.refresh.outcome {
         RefreshOutcome::Stored { status, .. } => (ReportKind::Ok, Some(*status), None),
         RefreshOutcome::NotModified { status } => (ReportKind::NotModified, Some(*status), None),
@@ -447,7 +457,27 @@ pub async fn refresh_and_store_with(
         }
     };
     let mut kind = kind;
-    let stats = match writer.apply(refreshed.refresh.clone()).await {
+    let light = FeedRefresh {
+        feed: refreshed.refresh.feed.clone(),
+        fetched_at: refreshed.refresh.fetched_at,
+        outcome: match &refreshed.refresh.outcome {
+            RefreshOutcome::Stored {
+                status,
+                final_url,
+                validators,
+                ..
+            } => RefreshOutcome::Stored {
+                status: *status,
+                final_url: final_url.clone(),
+                validators: validators.clone(),
+                stories: Vec::new(),
+            },
+            other => other.clone(),
+        },
+        next_poll: refreshed.refresh.next_poll,
+    };
+    let full = std::mem::replace(&mut refreshed.refresh, light);
+    let stats = match writer.apply(full).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(feed = %feed.name, error = %e, "storing failed");
@@ -478,16 +508,29 @@ pub async fn poll_once(
     mut on_feed: impl FnMut(&FeedReport),
 ) -> PollSummary {
     let mut summary = PollSummary::default();
-    let mut results = futures_util::stream::iter(feeds.iter())
-        .map(|(feed, validators)| async move {
-            refresh_and_store(pipeline, writer, feed, validators, now)
-                .await
-                .0
-        })
-        .buffer_unordered(concurrency.max(1));
-    while let Some(report) = results.next().await {
-        summary.add(&report);
-        on_feed(&report);
+    let limit = concurrency.max(1);
+    // Fetching and processing take `concurrency` slots; a finished refresh hands its
+    // slot on while it waits for the writer, so the CPU-bound middle never idles behind
+    // a commit. At most twice as many refreshes wait for the writer, to bound memory.
+    let mut refreshing =
+        futures_util::stream::iter(feeds.iter())
+            .map(|(feed, validators)| async move {
+                (feed, refresh(pipeline, feed, validators, now).await)
+            })
+            .buffer_unordered(limit)
+            .fuse();
+    let mut writing = futures_util::stream::FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            Some((feed, refreshed)) = refreshing.next(), if writing.len() < 2 * limit => {
+                writing.push(store_refreshed(writer, feed, refreshed));
+            }
+            Some((report, _)) = writing.next(), if !writing.is_empty() => {
+                summary.add(&report);
+                on_feed(&report);
+            }
+            else => break,
+        }
     }
     summary
 }
