@@ -26,18 +26,38 @@ impl Store {
         results.pop().unwrap_or(Ok(RefreshStats::default()))
     }
 
-    /// Writes several refreshes in one IMMEDIATE transaction (group commit), each inside
-    /// its own savepoint: a refresh that fails is rolled back alone and reported in its
-    /// slot, the others commit together. The outer error means the commit itself failed
-    /// and nothing was written.
+    /// Writes several refreshes in one IMMEDIATE transaction (group commit). Each
+    /// refresh stays all-or-nothing: if any of them fails, the whole group is rolled back
+    /// and every refresh is written again in a transaction of its own, so one bad refresh
+    /// costs only itself.
     ///
     /// Why: every commit writes each page it dirtied to the WAL in full, and the pages
     /// near the top of the indexes are dirtied by every feed; committing the refreshes
-    /// that are already waiting together writes those pages once instead of once per feed.
+    /// that are already waiting together writes those pages once instead of once per
+    /// feed. Savepoints would isolate failures too, but journal every page they touch,
+    /// which costs more than the rare retry.
     pub fn apply_refreshes(
         &mut self,
         refreshes: &[FeedRefresh],
     ) -> Result<Vec<Result<RefreshStats, StoreError>>, StoreError> {
+        if refreshes.len() > 1 {
+            match self.apply_group(refreshes) {
+                Ok(stats) => return Ok(stats.into_iter().map(Ok).collect()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "group commit failed; writing one refresh at a time");
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(refreshes.len());
+        for refresh in refreshes {
+            let result = self.apply_group(std::slice::from_ref(refresh));
+            results.push(result.map(|mut s| s.pop().unwrap_or_default()));
+        }
+        Ok(results)
+    }
+
+    /// All of `refreshes` in one IMMEDIATE transaction, or none of them.
+    fn apply_group(&mut self, refreshes: &[FeedRefresh]) -> Result<Vec<RefreshStats>, StoreError> {
         let Store {
             path,
             conn,
@@ -47,38 +67,25 @@ impl Store {
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads
         // first and then writes fails at once with "database is locked", ignoring
         // busy_timeout, when another connection wrote in between.
-        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => return Err(err(e)),
-        };
-        let mut results = Vec::with_capacity(refreshes.len());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        let mut stats = Vec::with_capacity(refreshes.len());
         for refresh in refreshes {
-            let result = match tx.savepoint() {
-                Ok(mut sp) => {
-                    let r = apply_one(&sp, path, topic_ids, refresh);
-                    match r {
-                        Ok(stats) => sp.commit().map(|()| stats).map_err(&err),
-                        Err(e) => {
-                            // Dropping the savepoint rolls it back; also say so explicitly
-                            // so a failed rollback is not silent.
-                            let _ = sp.rollback();
-                            Err(e)
-                        }
-                    }
+            match apply_one(&tx, path, topic_ids, refresh) {
+                Ok(s) => stats.push(s),
+                Err(e) => {
+                    // Topic ids created inside the rolled-back transaction no longer exist.
+                    topic_ids.clear();
+                    return Err(e);
                 }
-                Err(e) => Err(err(e)),
-            };
-            if result.is_err() {
-                // Topic ids created inside the rolled-back savepoint no longer exist.
-                topic_ids.clear();
             }
-            results.push(result);
         }
         if let Err(e) = tx.commit() {
             topic_ids.clear();
             return Err(err(e));
         }
-        Ok(results)
+        Ok(stats)
     }
 }
 
@@ -449,6 +456,36 @@ mod tests {
         let mut store = Store::open(&dir.path().join("f.db")).unwrap();
         sync(&mut store, &["a", "b", "c"]);
         (dir, store)
+    }
+
+    #[test]
+    fn a_failing_refresh_in_a_group_costs_only_itself() {
+        let (_dir, mut store) = open();
+        let group = [
+            refresh("a", 100, vec![story("e1", "one", 50)]),
+            refresh("ghost", 100, vec![story("e2", "two", 60)]),
+            refresh(
+                "b",
+                100,
+                vec![story("e3", "three", 70), story("e1", "one", 50)],
+            ),
+        ];
+        let results = store.apply_refreshes(&group).unwrap();
+        assert_eq!(results[0].as_ref().unwrap().new_items, 1);
+        assert!(matches!(results[1], Err(StoreError::UnknownFeed { .. })));
+        let third = results[2].as_ref().unwrap();
+        assert_eq!((third.new_items, third.new_sources), (1, 1));
+        let mut stored = titles(&store, &ItemFilter::default());
+        stored.sort();
+        assert_eq!(stored, ["one", "three"]);
+        // A group that succeeds whole commits whole.
+        let ok = [
+            refresh("c", 200, vec![story("e4", "four", 80)]),
+            refresh("a", 200, vec![story("e1", "one", 50)]),
+        ];
+        let results = store.apply_refreshes(&ok).unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(store.item_count().unwrap(), 3);
     }
 
     fn count(store: &Store, table: &str) -> i64 {
