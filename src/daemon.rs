@@ -30,7 +30,7 @@ use crate::fetch::Fetcher;
 use crate::ingest::{self, FeedReport, Pipeline, ReportKind, StoreWriter};
 use crate::model::Validators;
 use crate::schedule::{self, Hints, Outcome, Plan};
-use crate::store::{FeedHealth, FeedRef, RefreshOutcome, Store, StoreError};
+use crate::store::{FeedHealth, RefreshOutcome, Store, StoreError};
 use crate::watch::Watchlist;
 
 /// How often the loop looks at the wall clock even when nothing is due: a suspended
@@ -354,26 +354,15 @@ struct Loaded {
 /// Makes sure every configured feed has a row and reads back what the scheduler needs,
 /// on the writer thread (the only read-write connection).
 async fn load_feeds(writer: &StoreWriter, feeds: &[FeedSettings]) -> anyhow::Result<Loaded> {
-    let rows: Vec<(String, String)> = feeds
-        .iter()
-        .map(|f| (f.name.clone(), f.source.to_string()))
-        .collect();
+    let feeds = feeds.to_vec();
     let loaded = writer
         .with_store(move |store: &mut Store| -> Result<Loaded, StoreError> {
-            let refs: Vec<FeedRef<'_>> = rows
-                .iter()
-                .map(|(name, url)| FeedRef { name, url })
-                .collect();
-            store.sync_feeds(&refs)?;
+            let validators = ingest::register_feeds(store, &feeds)?;
             let health = store
                 .feeds()?
                 .into_iter()
                 .map(|h| (h.name.clone(), h))
                 .collect();
-            let mut validators = HashMap::new();
-            for (name, _) in &rows {
-                validators.insert(name.clone(), store.validators(name)?);
-            }
             Ok(Loaded { health, validators })
         })
         .await

@@ -8,6 +8,7 @@
 //! connection on a thread of its own, so SQLite sees one writer and one IMMEDIATE
 //! transaction per feed refresh. Scheduling and output formatting live elsewhere.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use tracing::Instrument;
 use crate::config::FeedSettings;
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher};
 use crate::model::{ParsedFeed, Story, Validators};
-use crate::store::{FeedRefresh, RefreshOutcome, RefreshStats, Store, StoreError};
+use crate::store::{FeedRef, FeedRefresh, RefreshOutcome, RefreshStats, Store, StoreError};
 use crate::watch::Watchlist;
 use crate::{decode, identity, parse, text};
 
@@ -97,6 +98,25 @@ pub fn process(
         stories,
         encoding: decoded.encoding.name(),
     })
+}
+
+/// Makes sure every configured feed has its row (removed feeds keep theirs, with their
+/// items) and returns each configured feed's stored validators, for conditional GETs.
+pub fn register_feeds(
+    store: &mut Store,
+    feeds: &[FeedSettings],
+) -> Result<HashMap<String, Validators>, StoreError> {
+    let urls: Vec<String> = feeds.iter().map(|f| f.source.to_string()).collect();
+    let refs: Vec<FeedRef<'_>> = feeds
+        .iter()
+        .zip(&urls)
+        .map(|(f, url)| FeedRef { name: &f.name, url })
+        .collect();
+    store.sync_feeds(&refs)?;
+    feeds
+        .iter()
+        .map(|f| Ok((f.name.clone(), store.validators(&f.name)?)))
+        .collect()
 }
 
 /// The shared parts every refresh needs.

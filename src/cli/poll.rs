@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::{Cli, UsageError, load_settings, runtime};
 use crate::fetch::Fetcher;
 use crate::ingest::{self, FeedReport, Pipeline, ReportKind, StoreWriter};
-use crate::store::{FeedRef, Store};
+use crate::store::Store;
 use crate::watch::Watchlist;
 
 /// A pass that leaves at most this many items unindexed indexes them before exiting
@@ -32,26 +32,17 @@ pub fn poll(cli: &Cli, only: &[String]) -> anyhow::Result<()> {
         .collect();
     let watchlist = Arc::new(Watchlist::new(&settings.topics)?);
     let mut store = Store::open(&settings.database)?;
-    let urls: Vec<String> = settings
-        .feeds
-        .iter()
-        .map(|f| f.source.to_string())
-        .collect();
-    let refs: Vec<FeedRef<'_>> = settings
-        .feeds
-        .iter()
-        .zip(&urls)
-        .map(|(f, url)| FeedRef { name: &f.name, url })
-        .collect();
-    store.sync_feeds(&refs)?;
+    let mut validators = ingest::register_feeds(&mut store, &settings.feeds)?;
     if let Some(warning) = super::retag::stale_tags(&mut store, &watchlist)? {
         let _ = writeln!(std::io::stderr(), "warning: {warning}");
     }
-    let mut jobs = Vec::with_capacity(feeds.len());
-    for f in feeds {
-        let v = store.validators(&f.name)?;
-        jobs.push((f, v));
-    }
+    let jobs: Vec<_> = feeds
+        .into_iter()
+        .map(|f| {
+            let v = validators.remove(&f.name).unwrap_or_default();
+            (f, v)
+        })
+        .collect();
 
     let rt = runtime()?;
     let fetcher = Fetcher::new(&settings.poll).context("cannot build the HTTP client")?;
