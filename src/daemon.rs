@@ -817,8 +817,8 @@ pub async fn run(settings: Settings, store: Store, mut reload: Reloader) -> anyh
     }
     let Daemon { writer, .. } = d;
     drop(writer);
-    // Writes queued before the stop finish on the writer thread, each in its own
-    // transaction; waiting for the thread makes sure the last commit is on disk.
+    // Writes queued before the stop finish on the writer thread, each refresh whole;
+    // waiting for the thread makes sure the last commit is on disk.
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await
         .context("waiting for the database writer")?

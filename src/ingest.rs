@@ -271,8 +271,9 @@ enum WriteJob {
 /// pages once per group, small enough that a group stays a fraction of a second.
 const MAX_GROUP: usize = 64;
 
-/// The single database writer: a thread that owns the read-write connection and applies
-/// one refresh at a time, each in its own transaction.
+/// The single database writer: a thread that owns the read-write connection and writes
+/// refreshes in order, those already waiting together in one commit (each refresh stays
+/// all-or-nothing; see `Store::apply_refreshes`).
 #[derive(Debug, Clone)]
 pub struct StoreWriter {
     tx: std_mpsc::Sender<WriteJob>,
@@ -305,8 +306,8 @@ impl StoreWriter {
                         WriteJob::Refresh(refresh, reply) => (refresh, reply),
                     };
                     // Group commit: refreshes already waiting go into the same
-                    // transaction, each in its own savepoint. Other work keeps its place
-                    // in the queue, after the group.
+                    // transaction. Other work keeps its place in the queue, after the
+                    // group.
                     let mut jobs = vec![first];
                     while jobs.len() < MAX_GROUP {
                         match rx.try_recv() {
