@@ -62,6 +62,7 @@ impl Store {
             path,
             conn,
             topic_ids,
+            ..
         } = self;
         let err = sql_err(path);
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads

@@ -12,6 +12,7 @@
 //! and their health live in `feeds.rs`, item writes in `items.rs`, the filtered
 //! listing in `query.rs` and the search index in `search.rs`.
 
+mod checkpoint;
 mod feeds;
 mod items;
 mod query;
@@ -55,6 +56,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// WAL pages written before a commit also checkpoints (40 MiB at 4 KiB pages).
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 
+/// With checkpoints on their own thread: log pages past which a commit checkpoints
+/// anyway, in case that thread cannot keep up (twice where that thread restarts the log).
+const WAL_BACKSTOP_PAGES: i64 = 262_144;
+
 /// Size the WAL file is truncated back to after a checkpoint, in bytes.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
@@ -62,11 +67,12 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// an evicted one is parsed again on the next story.
 const STATEMENT_CACHE: usize = 64;
 
-/// Page cache of the writer, in KiB (negative `cache_size` means KiB in SQLite). Kept
-/// small on purpose: every commit scans the whole page-cache hash table to drop pages
-/// past the end of the file, and with a 32 MiB cache that scan cost a tenth of the
-/// write path. The OS page cache serves the writer's lookups almost as well.
-const WRITER_CACHE_KIB: i64 = 4 * 1024;
+/// Page cache of the writer, in KiB (negative `cache_size` means KiB in SQLite). A group
+/// commit of a few thousand stories dirties several megabytes of pages; with a cache
+/// smaller than that SQLite spills pages to the log before the commit and reads them
+/// back from the OS. Not much larger, because every commit also scans the whole cache
+/// (to drop pages past the end of the file), and a daemon's commits are many and small.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
 /// Page cache of a read-only connection, in KiB: large listings and filters revisit
 /// index pages, and readers never commit.
@@ -178,6 +184,16 @@ pub enum RefreshOutcome {
     },
 }
 
+impl RefreshOutcome {
+    /// The stories this outcome carries (none unless a body was stored).
+    pub fn story_count(&self) -> usize {
+        match self {
+            RefreshOutcome::Stored { stories, .. } => stories.len(),
+            RefreshOutcome::NotModified { .. } | RefreshOutcome::Failed { .. } => 0,
+        }
+    }
+}
+
 /// One refresh of one feed, written in one IMMEDIATE transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedRefresh {
@@ -235,6 +251,8 @@ pub struct Store {
     /// The file, as shown in errors.
     path: String,
     conn: Connection,
+    /// Checkpoints on a thread of their own, once [`Store::checkpoint_in_background`] ran.
+    checkpointer: Option<checkpoint::Checkpointer>,
     /// Topic name → row id. Only ever filled from committed or about-to-commit writes;
     /// cleared when a write transaction fails, since its ids may have been rolled back.
     topic_ids: HashMap<String, i64>,
@@ -285,6 +303,7 @@ impl Store {
         Ok(Store {
             path: shown.clone(),
             conn,
+            checkpointer: None,
             topic_ids: HashMap::new(),
         })
     }
@@ -334,8 +353,47 @@ impl Store {
         Ok(Store {
             path: shown.clone(),
             conn,
+            checkpointer: None,
             topic_ids: HashMap::new(),
         })
+    }
+
+    /// Moves WAL checkpoints off this (writing) connection onto a thread of their own,
+    /// so commits never wait for the copy and sync (see `checkpoint.rs`). Without it the
+    /// connection checkpoints inside its own commits, as SQLite does by default. If the
+    /// thread cannot start, the store keeps checkpointing inline and says so in the log.
+    pub fn checkpoint_in_background(&mut self) {
+        if self.checkpointer.is_some() {
+            return;
+        }
+        let started = checkpoint::Checkpointer::start(Path::new(&self.path)).and_then(
+            |(checkpointer, wake)| {
+                self.conn
+                    .commit_hook(Some(move || {
+                        // Full means a round is already due; never block the commit.
+                        let _ = wake.try_send(());
+                        false
+                    }))
+                    .map_err(std::io::Error::other)?;
+                Ok(checkpointer)
+            },
+        );
+        match started {
+            Ok(checkpointer) => {
+                // The thread checkpoints now; the commit-time checkpoint stays only as a
+                // backstop, far above what the thread lets the log grow to.
+                if let Err(e) =
+                    self.conn
+                        .pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                {
+                    tracing::debug!(database = %self.path, error = %e, "wal_autocheckpoint not raised");
+                }
+                self.checkpointer = Some(checkpointer);
+            }
+            Err(e) => {
+                tracing::warn!(database = %self.path, error = %e, "checkpointing inline: no checkpoint thread");
+            }
+        }
     }
 
     /// The schema version of the open database (the number of migrations it has run).
@@ -349,6 +407,18 @@ impl Store {
             .query_row("SELECT count(*) FROM items", [], |row| row.get::<_, i64>(0))
             .map(clamp_u64)
             .map_err(sql_err(&self.path))
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer.take() {
+            // The hook holds the thread's wake-up sender: dropping it lets the thread run
+            // its last round and end, which the checkpointer's drop waits for. The writer
+            // connection closes after that and finds the log already copied.
+            let _ = self.conn.commit_hook(None::<fn() -> bool>);
+            drop(checkpointer);
+        }
     }
 }
 
