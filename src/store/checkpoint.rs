@@ -10,12 +10,17 @@
 //!
 //! The writer's commit hook wakes the thread; it then checkpoints at most once per
 //! [`MIN_INTERVAL`], so a burst of commits shares one copy and one sync, and an idle
-//! daemon causes no wakeups at all. When the writer is between transactions and the
-//! whole log has been copied, SQLite starts the log over from its beginning, so the file
-//! stays bounded. A writer that never pauses (a cold poll of a thousand feeds) keeps the
-//! log from starting over until it is done; only past [`RESTART_PAGES`] does a RESTART
-//! checkpoint make the writer wait so the log can start over. Waiting earlier stalls the
-//! whole pipeline behind the writer for the length of a sync.
+//! daemon causes no wakeups at all.
+//!
+//! SQLite starts the log over from its beginning only when a write transaction begins
+//! with every page already copied back, which a writer that never pauses (a cold poll of
+//! a thousand feeds) never offers: the log then grows by every page the run writes, over
+//! 200 MB for that poll, and closing the store has to copy the last of it and delete the
+//! file. So once the log passes [`RESTART_PAGES`], the round is a RESTART checkpoint: it
+//! waits for the writer's current transaction, copies the little the PASSIVE round just
+//! before it left, and makes the next transaction start the log over. The writer waits
+//! for one sync; the log stays under about 64 MiB and the store closes in tens of
+//! milliseconds instead of a hundred and fifty.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -24,15 +29,18 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-/// Shortest time between two checkpoints while commits keep coming.
-const MIN_INTERVAL: Duration = Duration::from_millis(200);
+/// Shortest time between two checkpoints while commits keep coming: short enough that
+/// the round at close has little left to copy.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Log size, in pages, past which the checkpoint also makes the log start over (512 MiB
-/// at 4 KiB pages; a cold poll of a thousand feeds of fifty stories writes about 350).
-const RESTART_PAGES: i64 = 131_072;
+/// Log size, in pages, past which a round also makes the log start over (64 MiB at
+/// 4 KiB pages).
+const RESTART_PAGES: i64 = 16_384;
 
-/// How long the checkpoint connection waits for a lock before giving up on a round.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the checkpoint connection waits for a lock before giving up on a round. A
+/// RESTART round keeps the writer waiting while it waits for readers of older snapshots
+/// (a long `export`), so it gives up soon and leaves the restart to a later round.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// A running checkpoint thread. It ends, after a last checkpoint, once every sender
 /// returned by [`Checkpointer::start`] is gone; dropping the `Checkpointer` then waits

@@ -57,8 +57,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 
 /// With checkpoints on their own thread: log pages past which a commit checkpoints
-/// anyway, in case that thread cannot keep up (twice where that thread restarts the log).
-const WAL_BACKSTOP_PAGES: i64 = 262_144;
+/// anyway, in case that thread cannot keep up (four times where it restarts the log).
+const WAL_BACKSTOP_PAGES: i64 = 65_536;
 
 /// Size the WAL file is truncated back to after a checkpoint, in bytes.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
