@@ -552,9 +552,10 @@ pub async fn poll_once(
     let limit = concurrency.max(1);
     // Fetching and processing take `concurrency` slots; a finished refresh hands its
     // slot on while it waits for the writer, so the CPU-bound middle never idles behind
-    // a commit. Enough refreshes may wait to fill a group commit; the bound keeps memory
-    // at a few megabytes of stories.
-    let waiting = (2 * limit).max(MAX_GROUP);
+    // a commit. Enough refreshes may wait to fill two group commits, so fetching and
+    // processing go on while the writer waits for a checkpoint's sync; the bound keeps
+    // memory at about fifteen megabytes of stories.
+    let waiting = (2 * limit).max(2 * MAX_GROUP);
     let mut refreshing =
         futures_util::stream::iter(feeds.iter())
             .map(|(feed, validators)| async move {

@@ -380,6 +380,13 @@ impl Store {
         );
         match started {
             Ok(checkpointer) => {
+                // A RESTART round holds the write lock for one sync. SQLite's own busy
+                // handler sleeps in growing steps (up to 100 ms), so the writer would
+                // oversleep the round several times over; retrying every millisecond
+                // resumes it as soon as the round ends.
+                if let Err(e) = self.conn.busy_handler(Some(retry_every_millisecond)) {
+                    tracing::debug!(database = %self.path, error = %e, "busy handler not set");
+                }
                 // The thread checkpoints now; the commit-time checkpoint stays only as a
                 // backstop, far above what the thread lets the log grow to.
                 if let Err(e) =
@@ -408,6 +415,18 @@ impl Store {
             .map(clamp_u64)
             .map_err(sql_err(&self.path))
     }
+}
+
+/// Busy handler of a writer with a checkpoint thread: wait a millisecond and retry, for
+/// as long as [`BUSY_TIMEOUT`] allows.
+fn retry_every_millisecond(attempt: i32) -> bool {
+    const STEP: Duration = Duration::from_millis(1);
+    let limit = BUSY_TIMEOUT.as_millis();
+    if u128::try_from(attempt).unwrap_or(u128::MAX) >= limit {
+        return false;
+    }
+    std::thread::sleep(STEP);
+    true
 }
 
 impl Drop for Store {
