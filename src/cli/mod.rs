@@ -418,8 +418,34 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(yield_to_the_writer)
         .build()
         .context("cannot start the async runtime")
+}
+
+/// How many nice levels the runtime's threads (fetching, decompressing, parsing,
+/// tagging) sit below the rest of the process.
+const RUNTIME_NICENESS: i32 = 8;
+
+/// Lowers the calling runtime thread's scheduling priority by [`RUNTIME_NICENESS`].
+///
+/// A poll is a pipeline into one database writer, and on a busy machine the kernel
+/// shares the CPUs out per runnable thread: four parsing threads left the writer a fifth
+/// of the time it needed, its queue filled, and the poll ended with the writer working
+/// alone through the backlog while the other cores idled. With the fetch and parse side
+/// a few nice levels down, the writer runs whenever it has work and the rest of the
+/// pipeline fills the remaining CPU time; nothing changes on an idle machine.
+/// Relative to the process's own niceness, so a `Nice=` in the unit still applies.
+fn yield_to_the_writer() {
+    #[cfg(target_os = "linux")]
+    {
+        let me = rustix::thread::gettid();
+        let current = rustix::process::getpriority_process(Some(me)).unwrap_or(0);
+        let lower = current.saturating_add(RUNTIME_NICENESS).min(19);
+        if let Err(e) = rustix::process::setpriority_process(Some(me), lower) {
+            tracing::debug!(error = %e, "runtime thread priority unchanged");
+        }
+    }
 }
 
 /// Writes to stdout through a buffer; a closed pipe surfaces as `BrokenPipe`.
@@ -434,6 +460,22 @@ fn display(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn runtime_threads_run_below_the_writer() {
+        fn own() -> i32 {
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+        }
+        let writer = std::thread::spawn(own).join().unwrap();
+        let rt = runtime().unwrap();
+        let worker = rt.block_on(async { tokio::spawn(async { own() }).await.unwrap() });
+        let blocking = rt.block_on(async { tokio::task::spawn_blocking(own).await.unwrap() });
+        let expected = (writer + RUNTIME_NICENESS).min(19);
+        assert_eq!(worker, expected);
+        assert_eq!(blocking, expected);
+        assert!(worker > writer || writer == 19);
+    }
 
     #[test]
     fn times() {

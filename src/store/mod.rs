@@ -10,7 +10,8 @@
 //!
 //! Layout: this file owns opening, pragmas, migrations and the shared types; feed rows
 //! and their health live in `feeds.rs`, item writes in `items.rs`, the filtered
-//! listing in `query.rs` and the search index in `search.rs`.
+//! listing in `query.rs`, the search index in `search.rs`, and the writer's WAL
+//! checkpoints, which run on a thread of their own, in `checkpoint.rs`.
 
 mod checkpoint;
 mod feeds;
