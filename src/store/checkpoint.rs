@@ -42,8 +42,8 @@ const RESTART_PAGES: i64 = 16_384;
 /// (a long `export`), so it gives up soon and leaves the restart to a later round.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// A running checkpoint thread. It ends, after a last checkpoint, once every sender
-/// returned by [`Checkpointer::start`] is gone; dropping the `Checkpointer` then waits
+/// A running checkpoint thread. It ends once every sender returned by
+/// [`Checkpointer::start`] is gone (copying whatever was committed since its last round); dropping the `Checkpointer` then waits
 /// for that, so drop the senders (the writer's commit hook) first.
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
@@ -80,18 +80,23 @@ impl Drop for Checkpointer {
     }
 }
 
-/// The thread: wait for a commit, checkpoint, rest, repeat; one last checkpoint at the end.
+/// The thread: wait for a commit, checkpoint, rest for [`MIN_INTERVAL`], and go again
+/// at once if a commit came during the rest; one last round when the writer closes.
 fn run(conn: &Connection, path: &str, woken: &mpsc::Receiver<()>) {
-    while woken.recv().is_ok() {
+    if woken.recv().is_err() {
+        return;
+    }
+    loop {
         checkpoint(conn, path);
-        // Commits during the rest are remembered by the channel (capacity one) and
-        // start the next round; a closed channel ends the thread after a last round.
-        let until = Instant::now() + MIN_INTERVAL;
+        let rest_ends = Instant::now() + MIN_INTERVAL;
+        let mut committed = false;
         loop {
-            let left = until.saturating_duration_since(Instant::now());
+            let left = rest_ends.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
             match woken.recv_timeout(left) {
-                Ok(()) if left.is_zero() => break,
-                Ok(()) => continue,
+                Ok(()) => committed = true,
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     checkpoint(conn, path);
@@ -99,13 +104,18 @@ fn run(conn: &Connection, path: &str, woken: &mpsc::Receiver<()>) {
                 }
             }
         }
+        // Nothing committed since this round: sleep until the next commit. A writer that
+        // closes meanwhile has nothing left for us to copy.
+        if !committed && woken.recv().is_err() {
+            return;
+        }
     }
 }
 
 /// One PASSIVE round; a RESTART one when the log has grown long.
 fn checkpoint(conn: &Connection, path: &str) {
     match wal_checkpoint(conn, "PASSIVE") {
-        Ok((_, log)) if log >= RESTART_PAGES => {
+        Ok(log) if log >= RESTART_PAGES => {
             if let Err(e) = wal_checkpoint(conn, "RESTART") {
                 tracing::debug!(database = path, error = %e, "WAL restart checkpoint skipped");
             }
@@ -115,10 +125,10 @@ fn checkpoint(conn: &Connection, path: &str) {
     }
 }
 
-/// Runs `PRAGMA wal_checkpoint(MODE)`: (busy, pages in the log).
-fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(bool, i64)> {
+/// Runs `PRAGMA wal_checkpoint(MODE)` and returns the pages in the log.
+fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        Ok((row.get::<_, i64>(0)? != 0, row.get::<_, i64>(1)?))
+        row.get::<_, i64>(1)
     })
 }
 
